@@ -1,0 +1,188 @@
+//! The shape of `tandem.toml` as written by the user: serde structs, one per section.
+//! Owns: key names, defaults and the doc comment of every key.
+//! Does not: check relations between keys or touch the file system (`validate.rs` does).
+//!
+//! Sections owned by later subsystems are added here as they land; `deny_unknown_fields`
+//! everywhere turns a typo into an error with a suggestion instead of a silent default.
+
+use super::units::ByteSize;
+use serde::Deserialize;
+use std::path::PathBuf;
+use toml::Spanned;
+
+/// The whole of `tandem.toml`. Every section and key is optional.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MainFile {
+    /// The HTTP server: listen address, external URL, TLS and request limits.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Who may use the HTTP server. Empty means no authentication (loopback only).
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// Where and how samples are stored.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// What tandem logs and in which format.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address and port to listen on: `127.0.0.1:9797`, `[::1]:9797`, `localhost:9797`, or
+    /// `:9797` for every interface. Anything but loopback requires `[auth]` or
+    /// `allow_unauthenticated = true`. Changing it takes effect at the next restart.
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+    /// The URL people and peers reach this instance at, used in links in notifications.
+    /// Defaults to `http(s)://` plus the listen address.
+    #[serde(default)]
+    pub external_url: Option<Spanned<String>>,
+    /// PEM certificate chain for HTTPS. Set together with `tls_key_file`; relative paths
+    /// are relative to the config directory. Read at start.
+    #[serde(default)]
+    pub tls_cert_file: Option<Spanned<PathBuf>>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) for HTTPS. Set together with `tls_cert_file`.
+    #[serde(default)]
+    pub tls_key_file: Option<Spanned<PathBuf>>,
+    /// Allow listening on a non-loopback address without `[auth]`. Only for networks
+    /// where every host that can reach the port is trusted.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
+    /// Reload automatically when a file in the config directory changes (debounced).
+    #[serde(default)]
+    pub watch_config: bool,
+    /// Largest request body accepted by endpoints other than ingest, e.g. `1MiB`.
+    #[serde(default = "default_request_body_bytes_max")]
+    pub request_body_bytes_max: ByteSize,
+}
+
+/// `[auth]`: basic-auth users and bearer tokens. When either list is non-empty,
+/// every endpoint except `/-/healthy` requires one of them.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Users for HTTP basic auth (`[[auth.user]]`).
+    #[serde(default)]
+    pub user: Vec<AuthUser>,
+    /// Bearer tokens, each read from its own file (`[[auth.token]]`).
+    #[serde(default)]
+    pub token: Vec<AuthToken>,
+}
+
+/// `[[auth.user]]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthUser {
+    /// The user name typed at the login prompt.
+    pub name: Spanned<String>,
+    /// An argon2 hash in PHC format, as printed by `tandem hash-password`.
+    pub password_hash: Spanned<String>,
+}
+
+/// `[[auth.token]]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthToken {
+    /// A name for the token's holder, shown in logs.
+    pub name: Spanned<String>,
+    /// File holding the token (surrounding white space is ignored). Relative paths are
+    /// relative to the config directory. Keeping it out of tandem.toml keeps it out of
+    /// the config history.
+    pub file: Spanned<PathBuf>,
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Directory for all data: samples, config history, alert state. Relative paths are
+    /// relative to the working directory. Changing it takes effect at the next restart.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// Least severe level written: `error`, `warn`, `info`, `debug` or `trace`.
+    #[serde(default)]
+    pub level: LogLevel,
+    /// `text` for people, `json` (one object per line) for log collectors.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+/// A log level name.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    #[default]
+    Info,
+    Debug,
+    Trace,
+}
+
+/// A log line format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:9797";
+pub const DATA_DIR_DEFAULT: &str = "./tandem-data";
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, LISTEN_DEFAULT.to_string())
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DATA_DIR_DEFAULT)
+}
+
+fn default_request_body_bytes_max() -> ByteSize {
+    ByteSize(crate::limits::REQUEST_BODY_BYTES_DEFAULT as u64)
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: default_listen(),
+            external_url: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_unauthenticated: false,
+            watch_config: false,
+            request_body_bytes_max: default_request_body_bytes_max(),
+        }
+    }
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            data_dir: default_data_dir(),
+        }
+    }
+}

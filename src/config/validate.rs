@@ -1,0 +1,420 @@
+//! Semantic checks on parsed config files, producing the typed settings subsystems use.
+//! Owns: relations between keys (both TLS files or none, unique names, loopback unless
+//! authenticated), resolving relative paths, reading token files.
+//! Does not: parse TOML syntax (`file.rs`) or apply anything.
+
+use super::file::{self, Diagnostic, SourceFile};
+use super::model::{AuthSection, LogFormat, LogLevel, MainFile, ServerSection};
+use super::{ConfigError, MAIN_FILE, Overrides};
+use crate::limits;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// `[server]` after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub external_url: String,
+    pub tls: Option<TlsFiles>,
+    pub allow_unauthenticated: bool,
+    pub watch_config: bool,
+    pub request_body_bytes_max: usize,
+}
+
+/// Certificate chain and key files for HTTPS, as absolute or working-directory paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `[auth]` after validation, with token secrets read from their files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    pub users: Vec<BasicUser>,
+    pub tokens: Vec<BearerToken>,
+}
+
+impl AuthConfig {
+    /// Whether requests must authenticate.
+    pub fn is_enabled(&self) -> bool {
+        !self.users.is_empty() || !self.tokens.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BasicUser {
+    pub name: String,
+    /// argon2 PHC string, checked to parse at load time.
+    pub password_hash: String,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken {
+    pub name: String,
+    secret: String,
+}
+
+impl BearerToken {
+    pub fn secret(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter
+            .debug_struct("BearerToken")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Validated {
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub data_dir: PathBuf,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+}
+
+/// Checks every file; returns the typed settings or every diagnostic found.
+pub(super) fn validate(
+    files: &[SourceFile],
+    base_dir: &Path,
+    overrides: &Overrides,
+) -> Result<Validated, ConfigError> {
+    let mut diagnostics = Vec::new();
+    let mut main: Option<(MainFile, &SourceFile)> = None;
+    for source in files {
+        if source.relative_path == MAIN_FILE {
+            match file::load::<MainFile>(source) {
+                Ok(parsed) => main = Some((parsed, source)),
+                Err(found) => diagnostics.extend(found),
+            }
+        } else if let Err(found) = file::parse(source) {
+            // Rules, dashboards, SLOs and silences get their own schemas with their
+            // subsystems; until then they must at least be valid TOML.
+            diagnostics.extend(found);
+        }
+    }
+    let mut checker = Checker {
+        diagnostics,
+        base_dir,
+        source: None,
+    };
+    let validated = main.map(|(parsed, source)| {
+        checker.source = Some(source);
+        checker.main_file(parsed, overrides)
+    });
+    match validated {
+        Some(validated) if checker.diagnostics.is_empty() => Ok(validated),
+        _ if checker.diagnostics.is_empty() => Err(ConfigError {
+            diagnostics: vec![Diagnostic {
+                file: MAIN_FILE.into(),
+                line: 1,
+                column: 1,
+                message: format!("missing: every config needs a {MAIN_FILE}"),
+            }],
+        }),
+        _ => Err(ConfigError {
+            diagnostics: checker.diagnostics,
+        }),
+    }
+}
+
+struct Checker<'a> {
+    diagnostics: Vec<Diagnostic>,
+    base_dir: &'a Path,
+    source: Option<&'a SourceFile>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+        if let Some(source) = self.source {
+            self.diagnostics.push(source.diagnostic(span, message));
+        }
+    }
+
+    fn command_line_error(&mut self, flag: &str, message: impl Into<String>) {
+        self.diagnostics.push(Diagnostic {
+            file: format!("(command line {flag})"),
+            line: 1,
+            column: 1,
+            message: message.into(),
+        });
+    }
+
+    fn main_file(&mut self, parsed: MainFile, overrides: &Overrides) -> Validated {
+        let auth = self.auth(&parsed.auth);
+        let server = self.server(&parsed.server, &auth, overrides);
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| parsed.storage.data_dir.clone());
+        Validated {
+            server,
+            auth,
+            data_dir,
+            log_level: parsed.log.level,
+            log_format: parsed.log.format,
+        }
+    }
+
+    fn server(
+        &mut self,
+        section: &ServerSection,
+        auth: &AuthConfig,
+        overrides: &Overrides,
+    ) -> ServerConfig {
+        let fallback = SocketAddr::from((Ipv4Addr::LOCALHOST, 9797));
+        let listen = match &overrides.listen {
+            Some(text) => parse_listen(text).unwrap_or_else(|message| {
+                self.command_line_error("--listen", message);
+                fallback
+            }),
+            None => parse_listen(section.listen.get_ref()).unwrap_or_else(|message| {
+                self.error(section.listen.span(), format!("server.listen: {message}"));
+                fallback
+            }),
+        };
+        if !listen.ip().is_loopback() && !auth.is_enabled() && !section.allow_unauthenticated {
+            let message = format!(
+                "server.listen: {listen} is reachable from other hosts but [auth] has no users or tokens; \
+                 add [[auth.user]] (see `tandem hash-password`) or [[auth.token]], or set \
+                 server.allow_unauthenticated = true to let anyone who can reach the port in"
+            );
+            match overrides.listen {
+                Some(_) => self.command_line_error("--listen", message),
+                None => self.error(section.listen.span(), message),
+            }
+        }
+        let tls = self.tls(section);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let external_url = match &section.external_url {
+            Some(url) => {
+                self.check_url(url);
+                url.get_ref().trim_end_matches('/').to_string()
+            }
+            None if listen.ip().is_unspecified() => {
+                format!("{scheme}://localhost:{}", listen.port())
+            }
+            None => format!("{scheme}://{listen}"),
+        };
+        let body_max = section.request_body_bytes_max.0;
+        if body_max == 0 || body_max > limits::REQUEST_BODY_BYTES_MAX as u64 {
+            // The key has no span of its own (ByteSize is not Spanned); point at the file start.
+            self.error(
+                0..0,
+                format!(
+                    "server.request_body_bytes_max: {body_max} bytes is out of range 1..={}",
+                    limits::REQUEST_BODY_BYTES_MAX
+                ),
+            );
+        }
+        ServerConfig {
+            listen,
+            external_url,
+            tls,
+            allow_unauthenticated: section.allow_unauthenticated,
+            watch_config: section.watch_config,
+            request_body_bytes_max: body_max.clamp(1, limits::REQUEST_BODY_BYTES_MAX as u64)
+                as usize,
+        }
+    }
+
+    fn check_url(&mut self, url: &Spanned<String>) {
+        match reqwest::Url::parse(url.get_ref()) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            Ok(parsed) => self.error(
+                url.span(),
+                format!(
+                    "server.external_url: scheme {:?} is not http or https",
+                    parsed.scheme()
+                ),
+            ),
+            Err(error) => self.error(
+                url.span(),
+                format!("server.external_url: invalid URL: {error}"),
+            ),
+        }
+    }
+
+    fn tls(&mut self, section: &ServerSection) -> Option<TlsFiles> {
+        match (&section.tls_cert_file, &section.tls_key_file) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                let cert_file = self.existing_file(cert, "server.tls_cert_file");
+                let key_file = self.existing_file(key, "server.tls_key_file");
+                Some(TlsFiles {
+                    cert_file,
+                    key_file,
+                })
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                let message = "server.tls_cert_file and server.tls_key_file must be set together";
+                self.error(one.span(), message);
+                None
+            }
+        }
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    fn existing_file(&mut self, path: &Spanned<PathBuf>, key: &str) -> PathBuf {
+        let resolved = self.resolve(path.get_ref());
+        if let Err(error) = std::fs::metadata(&resolved) {
+            self.error(
+                path.span(),
+                format!("{key}: cannot read {}: {error}", resolved.display()),
+            );
+        }
+        resolved
+    }
+
+    fn auth(&mut self, section: &AuthSection) -> AuthConfig {
+        let mut auth = AuthConfig::default();
+        let mut user_names: HashMap<String, std::ops::Range<usize>> = HashMap::new();
+        for user in &section.user {
+            self.unique(&mut user_names, &user.name, "auth.user");
+            let hash = user.password_hash.get_ref();
+            match argon2::PasswordHash::new(hash) {
+                Ok(parsed) if parsed.algorithm.as_str().starts_with("argon2") => {}
+                Ok(parsed) => self.error(
+                    user.password_hash.span(),
+                    format!(
+                        "auth.user.password_hash: algorithm {:?} is not argon2; make one with `tandem hash-password`",
+                        parsed.algorithm.as_str()
+                    ),
+                ),
+                Err(error) => self.error(
+                    user.password_hash.span(),
+                    format!("auth.user.password_hash: not a PHC hash string ({error}); make one with `tandem hash-password`"),
+                ),
+            }
+            auth.users.push(BasicUser {
+                name: user.name.get_ref().clone(),
+                password_hash: hash.clone(),
+            });
+        }
+        let mut token_names = HashMap::new();
+        for token in &section.token {
+            self.unique(&mut token_names, &token.name, "auth.token");
+            match read_token(&self.resolve(token.file.get_ref())) {
+                Ok(secret) => auth.tokens.push(BearerToken {
+                    name: token.name.get_ref().clone(),
+                    secret,
+                }),
+                Err(message) => {
+                    self.error(token.file.span(), format!("auth.token.file: {message}"))
+                }
+            }
+        }
+        auth
+    }
+
+    fn unique(
+        &mut self,
+        seen: &mut HashMap<String, std::ops::Range<usize>>,
+        name: &Spanned<String>,
+        what: &str,
+    ) {
+        if name.get_ref().is_empty() {
+            self.error(name.span(), format!("{what}.name: must not be empty"));
+            return;
+        }
+        if let Some(first) = seen.get(name.get_ref()) {
+            let (line, column) = self.source.map_or((0, 0), |source| {
+                file::line_column(&source.content, first.start)
+            });
+            let message = format!(
+                "{what}.name: duplicate name {:?} (first defined at line {line}, column {column})",
+                name.get_ref()
+            );
+            self.error(name.span(), message);
+            return;
+        }
+        seen.insert(name.get_ref().clone(), name.span());
+    }
+}
+
+/// Parses a listen address: `host:port` with an IP, `localhost:port`, or `:port` for all interfaces.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let invalid = || {
+        format!(
+            "invalid listen address {text:?}: expected host:port such as \"127.0.0.1:9797\", \"[::1]:9797\" or \":9797\""
+        )
+    };
+    let port = |digits: &str| digits.parse::<u16>().map_err(|_| invalid());
+    if let Some(digits) = text.strip_prefix(':') {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port(digits)?,
+        ));
+    }
+    if let Some(digits) = text.strip_prefix("localhost:") {
+        return Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port(digits)?,
+        ));
+    }
+    text.parse::<SocketAddr>().map_err(|_| invalid())
+}
+
+fn read_token(path: &Path) -> Result<String, String> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if metadata.len() > limits::TOKEN_FILE_BYTES_MAX as u64 {
+        return Err(format!(
+            "{} is {} bytes, a token file holds at most {}",
+            path.display(),
+            metadata.len(),
+            limits::TOKEN_FILE_BYTES_MAX
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let token = text.trim();
+    if token.len() < limits::TOKEN_BYTES_MIN {
+        return Err(format!(
+            "token in {} is {} characters, use at least {} random ones",
+            path.display(),
+            token.len(),
+            limits::TOKEN_BYTES_MIN
+        ));
+    }
+    Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            parse_listen(":9797"),
+            Ok("0.0.0.0:9797".parse().expect("literal"))
+        );
+        assert_eq!(
+            parse_listen("localhost:1"),
+            Ok("127.0.0.1:1".parse().expect("literal"))
+        );
+        assert_eq!(
+            parse_listen("[::1]:80"),
+            Ok("[::1]:80".parse().expect("literal"))
+        );
+        assert!(parse_listen("example.org:80").is_err());
+        assert!(parse_listen("127.0.0.1").is_err());
+        assert!(parse_listen(":99999").is_err());
+    }
+}

@@ -1,0 +1,51 @@
+//! Every compile-time bound in tandem, each with the reason for its value.
+//! Limits an operator may tune live in the config under the same names; the values
+//! here are then their defaults or hard ceilings.
+
+/// Default for `[server] request_body_bytes_max`: API and form bodies are small
+/// (a PromQL query, a reload); ingest endpoints set their own, larger limits.
+pub const REQUEST_BODY_BYTES_DEFAULT: usize = 1 << 20;
+
+/// Ceiling for `[server] request_body_bytes_max`: a body is buffered in memory whole.
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 << 20;
+
+/// A config file larger than this is a mistake (a log or a dump in the wrong place),
+/// and all files are read into memory and kept in the config history.
+pub const CONFIG_FILE_BYTES_MAX: usize = 4 << 20;
+
+/// How many files one config directory may hold across all its subdirectories.
+pub const CONFIG_FILES_MAX: usize = 2_000;
+
+/// A bearer token shorter than this is guessable; 16 random characters are ~95 bits.
+pub const TOKEN_BYTES_MIN: usize = 16;
+
+/// A token file larger than this is not a token.
+pub const TOKEN_FILE_BYTES_MAX: usize = 4096;
+
+/// Successful basic-auth checks remembered, so that argon2 (deliberately slow) runs
+/// once per credential and not once per request. Bounded against memory growth from
+/// many distinct credentials; the cache is cleared when full.
+pub const AUTH_CACHE_ENTRIES_MAX: usize = 1024;
+
+/// Grace given to in-flight requests at shutdown before connections are closed.
+pub const SHUTDOWN_GRACE_SECS: u64 = 10;
+
+/// Quiet time after the last change to a watched config file before reloading, so
+/// that an editor's write-rename-chmod sequence causes one reload, not three.
+pub const CONFIG_WATCH_DEBOUNCE_MS: u64 = 500;
+
+/// Config versions listed on the config page; older ones stay in the database.
+pub const CONFIG_HISTORY_PAGE_MAX: usize = 200;
+
+/// Lines of a unified diff rendered on the config page; larger diffs are cut with a note.
+pub const CONFIG_DIFF_LINES_MAX: usize = 20_000;
+
+/// HTTP worker threads. Two is what the appliance's smallest host has in cores, and
+/// page rendering and queries run on the blocking pool, not on these workers.
+pub const HTTP_WORKERS: usize = 2;
+
+/// Concurrent connections per worker. Bounds memory under a connection flood.
+pub const HTTP_CONNECTIONS_PER_WORKER_MAX: usize = 1024;
+
+const _: () = assert!(REQUEST_BODY_BYTES_DEFAULT <= REQUEST_BODY_BYTES_MAX);
+const _: () = assert!(TOKEN_BYTES_MIN < TOKEN_FILE_BYTES_MAX);

@@ -1,0 +1,208 @@
+//! The `tandem` command line: parses arguments and wires the library together.
+//! Everything with logic lives in the library (`src/lib.rs`); this file only
+//! dispatches, prints and picks exit codes.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tandem::config::{self, ConfigSource, Overrides};
+use tandem::selfmon::{REVISION, VERSION};
+
+#[derive(Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "A monitoring appliance in one binary",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no command, tandem serves.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run tandem (the default command).
+    Serve(ServeArgs),
+    /// Validate a config directory; list every error as file:line:col and exit 1 if any.
+    Check {
+        /// The config directory (default: /etc/tandem if it exists, else the embedded default).
+        dir: Option<PathBuf>,
+    },
+    /// Ask a running tandem to reload its config; exit 1 if it rejects it, 2 if unreachable.
+    Reload(ReloadArgs),
+    /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
+    HashPassword,
+    /// Print the version.
+    Version,
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Config directory (default: /etc/tandem if it exists, else the embedded default).
+    #[arg(long, value_name = "DIR")]
+    config: Option<PathBuf>,
+    /// Data directory (default: [storage] data_dir from the config).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Listen address (default: [server] listen from the config, 127.0.0.1:9797).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+#[derive(Args)]
+struct ReloadArgs {
+    /// Base URL of the running instance.
+    #[arg(long, env = "TANDEM_URL", default_value = "http://127.0.0.1:9797")]
+    url: String,
+    /// File holding a bearer token from [[auth.token]].
+    #[arg(long, value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for https URLs (e.g. a self-signed server certificate).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    // One crypto provider for the whole binary (rustls server, reqwest, lettre).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Check { dir }) => Ok(check(dir)),
+        Some(Command::Reload(args)) => reload(args),
+        Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
+        Some(Command::Version) => {
+            println!("tandem {VERSION} (revision {REVISION})");
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("tandem: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn config_source(dir: Option<PathBuf>) -> ConfigSource {
+    dir.map_or_else(config::default_source, ConfigSource::Directory)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let source = config_source(args.config);
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(tandem::serve::serve(source, overrides))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(dir: Option<PathBuf>) -> ExitCode {
+    let source = config_source(dir);
+    match config::load(&source, &Overrides::default()) {
+        Ok(loaded) => {
+            println!("ok: {} files, config {}", loaded.files.len(), loaded.hash);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            for diagnostic in &error.diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            let count = error.diagnostics.len();
+            eprintln!("{count} error{}", if count == 1 { "" } else { "s" });
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
+    let mut client =
+        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
+    if let Some(ca_file) = &args.ca_file {
+        let pem =
+            std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("parsing {}", ca_file.display()))?;
+        client = client.add_root_certificate(certificate);
+    }
+    let client = client.build().context("building the HTTP client")?;
+    let url = format!("{}/-/reload", args.url.trim_end_matches('/'));
+    let mut request = client.post(&url);
+    if let Some(token_file) = &args.bearer_token_file {
+        let token = std::fs::read_to_string(token_file)
+            .with_context(|| format!("reading {}", token_file.display()))?;
+        request = request.bearer_auth(token.trim());
+    }
+    let response = match request.send() {
+        Ok(response) => response,
+        Err(error) => {
+            eprintln!("tandem: cannot reach {url}: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let status = response.status();
+    let body: serde_json::Value = match response.json() {
+        Ok(body) => body,
+        Err(_) => {
+            eprintln!("tandem: {url} answered {status} without a reload result (is it tandem?)");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if body["status"] == "success" {
+        let changed = if body["changed"] == true {
+            "applied"
+        } else {
+            "unchanged"
+        };
+        println!(
+            "reloaded: config {} ({changed})",
+            body["hash"].as_str().unwrap_or("?")
+        );
+        for setting in body["restart_needed"].as_array().into_iter().flatten() {
+            println!("restart needed for: {}", setting.as_str().unwrap_or("?"));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("tandem: reload rejected ({status}); the previous config keeps running:");
+    for error in body["errors"].as_array().into_iter().flatten() {
+        eprintln!("{}", error.as_str().unwrap_or("?"));
+    }
+    if let Some(message) = body["error"].as_str().filter(|_| body["errors"].is_null()) {
+        eprintln!("{message}");
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let second = rpassword::prompt_password("Again: ").context("reading the password")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    let salt = SaltString::generate(&mut OsRng);
+    let hash = argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|error| anyhow::anyhow!("hashing failed: {error}"))?;
+    println!("{hash}");
+    Ok(())
+}

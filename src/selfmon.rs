@@ -1,0 +1,262 @@
+//! tandem's own metrics: the registry behind `/metrics`.
+//! Owns: the `tandem_*` and `process_*` metric definitions and their text encoding.
+//! Does not: store anything; tandem's own series reach storage by scraping `/metrics`
+//! like any other target, so they are graphed and alerted on the same way.
+//!
+//! Built on `prometheus-client`, the Prometheus project's Rust client, rather than a
+//! hand-written registry: its OpenMetrics encoder is the reference for the format.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::sync::atomic::AtomicU64;
+
+/// The version compiled in, and the git revision when built from a checkout.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = match option_env!("TANDEM_REVISION") {
+    Some(revision) => revision,
+    None => "unknown",
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub handler: String,
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandlerLabels {
+    pub handler: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HashLabels {
+    pub hash: String,
+}
+
+/// Latency buckets for HTTP handlers: 1 ms to ~16 s in powers of two, enough to see
+/// both a cached page and a slow range query.
+fn http_latency_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15)
+}
+
+fn new_latency_histogram() -> Histogram {
+    Histogram::new(http_latency_buckets())
+}
+
+/// Every metric tandem exports about itself, owned by one registry.
+pub struct SelfMetrics {
+    registry: Registry,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_request_duration: Family<HandlerLabels, Histogram, fn() -> Histogram>,
+    pub config_last_reload_successful: Gauge,
+    pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
+    pub config_info: Family<HashLabels, Gauge>,
+}
+
+impl SelfMetrics {
+    pub fn new() -> SelfMetrics {
+        let mut registry = Registry::default();
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: VERSION.to_string(),
+                revision: REVISION.to_string(),
+            })
+            .set(1);
+        registry.register(
+            "tandem_build_info",
+            "tandem's version; always 1",
+            build_info,
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "tandem_http_requests",
+            "HTTP requests answered, by route pattern and status code",
+            http_requests.clone(),
+        );
+        let http_request_duration =
+            Family::<HandlerLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                new_latency_histogram,
+            );
+        registry.register_with_unit(
+            "tandem_http_request_duration",
+            "Time from request to response, by route pattern",
+            Unit::Seconds,
+            http_request_duration.clone(),
+        );
+        let config_last_reload_successful = Gauge::default();
+        registry.register(
+            "tandem_config_last_reload_successful",
+            "1 if the last config load or reload succeeded, 0 if it failed and the previous config runs",
+            config_last_reload_successful.clone(),
+        );
+        let config_last_reload_success_timestamp = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "tandem_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config load or reload",
+            config_last_reload_success_timestamp.clone(),
+        );
+        let config_info = Family::<HashLabels, Gauge>::default();
+        registry.register(
+            "tandem_config_info",
+            "The hash of the running config; always 1",
+            config_info.clone(),
+        );
+        registry.register_collector(Box::new(ProcessCollector));
+        SelfMetrics {
+            registry,
+            http_requests,
+            http_request_duration,
+            config_last_reload_successful,
+            config_last_reload_success_timestamp,
+            config_info,
+        }
+    }
+
+    /// Marks `hash` as the running config (and only it).
+    pub fn set_config_hash(&self, hash: &str) {
+        self.config_info.clear();
+        self.config_info
+            .get_or_create(&HashLabels {
+                hash: hash.to_string(),
+            })
+            .set(1);
+    }
+
+    /// Every metric in the OpenMetrics text format.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        SelfMetrics::new()
+    }
+}
+
+/// The standard `process_*` metrics, read from /proc at each scrape.
+#[derive(Debug)]
+struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        // /proc may be unreadable (a hardened sandbox); then these metrics are absent
+        // rather than wrong.
+        let Ok(process) = procfs::process::Process::myself() else {
+            return Ok(());
+        };
+        let ticks = procfs::ticks_per_second() as f64;
+        if let Ok(stat) = process.stat() {
+            let cpu_seconds = (stat.utime + stat.stime) as f64 / ticks;
+            let counter = ConstCounter::new(cpu_seconds);
+            let metric = encoder.encode_descriptor(
+                "process_cpu_seconds",
+                "User and system CPU time spent",
+                None,
+                counter.metric_type(),
+            )?;
+            counter.encode(metric)?;
+            let rss = stat.rss as f64 * procfs::page_size() as f64;
+            encode_gauge(
+                &mut encoder,
+                "process_resident_memory_bytes",
+                "Resident memory size",
+                rss,
+            )?;
+            encode_gauge(
+                &mut encoder,
+                "process_virtual_memory_bytes",
+                "Virtual memory size",
+                stat.vsize as f64,
+            )?;
+            if let Ok(boot) = procfs::boot_time_secs() {
+                let start = boot as f64 + stat.starttime as f64 / ticks;
+                encode_gauge(
+                    &mut encoder,
+                    "process_start_time_seconds",
+                    "Unix time the process started",
+                    start,
+                )?;
+            }
+        }
+        if let Ok(fds) = process.fd_count() {
+            encode_gauge(
+                &mut encoder,
+                "process_open_fds",
+                "Open file descriptors",
+                fds as f64,
+            )?;
+        }
+        if let Ok(limits) = process.limits()
+            && let procfs::process::LimitValue::Value(max) = limits.max_open_files.soft_limit
+        {
+            encode_gauge(
+                &mut encoder,
+                "process_max_fds",
+                "Limit on open file descriptors",
+                max as f64,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn encode_gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    let gauge = ConstGauge::new(value);
+    let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+    gauge.encode(metric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_the_promised_metrics() {
+        let metrics = SelfMetrics::new();
+        metrics.set_config_hash("abc");
+        metrics.set_config_hash("def");
+        metrics
+            .http_requests
+            .get_or_create(&HttpLabels {
+                handler: "/-/ready".into(),
+                code: 200,
+            })
+            .inc();
+        let text = metrics.encode().expect("encode");
+        assert!(
+            text.contains("tandem_config_info{hash=\"def\"} 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("hash=\"abc\""), "{text}");
+        assert!(
+            text.contains("tandem_http_requests_total{handler=\"/-/ready\",code=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("tandem_build_info{{version=\"{VERSION}\"")),
+            "{text}"
+        );
+        assert!(text.contains("process_resident_memory_bytes "), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}

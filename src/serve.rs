@@ -1,0 +1,245 @@
+//! `tandem serve`: starts every subsystem, serves HTTP, reloads on request, and stops
+//! gracefully.
+//! Owns: start-up order, the data directory lock, signal handling, the config watcher.
+//! Does not: contain subsystem logic; each subsystem receives its config and runs.
+
+use crate::config::history::{AppliedBy, ConfigHistory, HistoryError};
+use crate::config::{self, Config, ConfigError, ConfigSource, Overrides};
+use crate::limits;
+use crate::logging::{self, LogHandle};
+use crate::reload::Reloader;
+use crate::selfmon::{SelfMetrics, VERSION};
+use crate::web::{self, WebState};
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::signal::unix::{SignalKind, signal};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("invalid config:\n{0}")]
+    Config(#[from] ConfigError),
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {path} is in use by another tandem process (it holds {path}/lock); stop it or pass another --data"
+    )]
+    DataDirLocked { path: PathBuf },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("HTTP server: {0}")]
+    Server(std::io::Error),
+}
+
+/// Runs until SIGTERM or SIGINT, then stops within `limits::SHUTDOWN_GRACE_SECS`.
+pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), ServeError> {
+    let loaded = {
+        let (source, overrides) = (source.clone(), overrides.clone());
+        tokio::task::spawn_blocking(move || config::load(&source, &overrides))
+            .await
+            .map_err(|error| ServeError::Server(std::io::Error::other(error)))??
+    };
+    let log_handle = logging::init(loaded.log_level, loaded.log_format);
+    let _data_lock = lock_data_dir(&loaded.data_dir)?;
+    let history = Arc::new(ConfigHistory::open(&loaded.data_dir)?);
+    let metrics = Arc::new(SelfMetrics::new());
+    let tls = loaded.server.tls.as_ref().map(load_tls).transpose()?;
+    let (listen, body_bytes_max) = (loaded.server.listen, loaded.server.request_body_bytes_max);
+    tracing::info!(
+        version = VERSION,
+        config = %loaded.hash,
+        source = ?loaded.source,
+        data_dir = %loaded.data_dir.display(),
+        "starting tandem"
+    );
+    let reloader = Arc::new(Reloader::start(
+        loaded,
+        overrides,
+        history,
+        Arc::clone(&metrics),
+    )?);
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = actix_web::web::Data::new(WebState {
+        reloader: Arc::clone(&reloader),
+        metrics,
+        started_at: SystemTime::now(),
+        started_instant: Instant::now(),
+        ready: Arc::clone(&ready),
+        auth_cache: web::auth::AuthCache::default(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(|service| web::configure(service, state.clone(), body_bytes_max))
+            .wrap(from_fn(web::auth::require))
+            .wrap(from_fn(web::auth::refuse_cross_site))
+            .wrap(security_headers())
+            .wrap(from_fn(web::metrics::record))
+    })
+    .workers(limits::HTTP_WORKERS)
+    .max_connections(limits::HTTP_CONNECTIONS_PER_WORKER_MAX)
+    .disable_signals()
+    .shutdown_timeout(limits::SHUTDOWN_GRACE_SECS);
+    let listen_error = |source| ServeError::Listen {
+        address: listen.to_string(),
+        source,
+    };
+    let server = match tls {
+        Some(tls) => server.bind_rustls_0_23(listen, tls).map_err(listen_error)?,
+        None => server.bind(listen).map_err(listen_error)?,
+    }
+    .run();
+    let handle = server.handle();
+    tokio::spawn(follow_log_level(reloader.subscribe(), log_handle));
+    if let ConfigSource::Directory(dir) = &reloader.current().source {
+        spawn_config_watcher(dir.clone(), Arc::clone(&reloader));
+    }
+    let mut terminate = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServeError::Signal)?;
+    let signal_reloader = Arc::clone(&reloader);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => break,
+                _ = interrupt.recv() => break,
+                _ = hangup.recv() => {
+                    signal_reloader.reload(AppliedBy::Signal).await;
+                }
+            }
+        }
+        tracing::info!("stopping: finishing in-flight requests");
+        handle.stop(true).await;
+    });
+    ready.store(true, Ordering::Release);
+    tracing::info!(%listen, "tandem is ready");
+    server.await.map_err(ServeError::Server)?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Headers that make every page safer to open: no sniffing, no framing, no inline
+/// scripts from elsewhere.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+        ))
+}
+
+/// Creates the data directory and takes an exclusive lock on it, so that two
+/// processes never write the same files.
+fn lock_data_dir(path: &Path) -> Result<File, ServeError> {
+    let data_dir_error = |source| ServeError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(data_dir_error)?;
+    let lock = File::create(path.join("lock")).map_err(data_dir_error)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::DataDirLocked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => Err(data_dir_error(error)),
+    }
+}
+
+fn load_tls(files: &config::TlsFiles) -> Result<rustls::ServerConfig, ServeError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certificates = CertificateDer::pem_file_iter(&files.cert_file)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| {
+            ServeError::Tls(format!(
+                "reading certificates from {}: {error}",
+                files.cert_file.display()
+            ))
+        })?;
+    if certificates.is_empty() {
+        let message = format!("no PEM certificate in {}", files.cert_file.display());
+        return Err(ServeError::Tls(message));
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key_file).map_err(|error| {
+        ServeError::Tls(format!(
+            "reading the private key from {}: {error}",
+            files.key_file.display()
+        ))
+    })?;
+    rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certificates, key)
+        .map_err(|error| {
+            ServeError::Tls(format!(
+                "certificate and key do not make a usable pair: {error}"
+            ))
+        })
+}
+
+async fn follow_log_level(
+    mut configs: tokio::sync::watch::Receiver<Arc<Config>>,
+    log_handle: LogHandle,
+) {
+    while configs.changed().await.is_ok() {
+        let level = configs.borrow_and_update().log_level;
+        log_handle.set_level(level);
+    }
+}
+
+/// Reloads after files in the config directory change, when `[server] watch_config`
+/// is on in the running config. The watcher always runs so that turning the setting
+/// on by a reload takes effect at once.
+fn spawn_config_watcher(dir: PathBuf, reloader: Arc<Reloader>) {
+    use notify::Watcher;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<()>(1);
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let relevant = event.is_ok_and(|event| !event.kind.is_access());
+        if relevant {
+            // Full means a reload is already pending; one is enough.
+            let _ = sender.try_send(());
+        }
+    });
+    let mut watcher = match watcher {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the config directory; watch_config will not work");
+            return;
+        }
+    };
+    if let Err(error) = watcher.watch(&dir, notify::RecursiveMode::Recursive) {
+        tracing::warn!(%error, dir = %dir.display(), "cannot watch the config directory; watch_config will not work");
+        return;
+    }
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        let debounce = Duration::from_millis(limits::CONFIG_WATCH_DEBOUNCE_MS);
+        while receiver.recv().await.is_some() {
+            while tokio::time::timeout(debounce, receiver.recv())
+                .await
+                .is_ok_and(|event| event.is_some())
+            {}
+            if reloader.current().server.watch_config {
+                reloader.reload(AppliedBy::Watch).await;
+            }
+        }
+    });
+}

@@ -1,0 +1,16 @@
+//! The Prometheus-compatible HTTP API (`/api/v1/...`): JSON in Prometheus' envelope.
+
+pub mod status;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use serde_json::json;
+
+/// Prometheus' error envelope: `{"status":"error","errorType":...,"error":...}`.
+pub fn error_response(status: StatusCode, error_type: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "status": "error",
+        "errorType": error_type,
+        "error": message,
+    }))
+}

@@ -1,0 +1,74 @@
+//! The HTTP server: routes, middleware, pages and the Prometheus-compatible API.
+//! Owns: every actix-web and askama type in tandem (no other module depends on them).
+//! Does not: hold state of its own beyond request metrics and the auth cache; it
+//! reads the running config from the `Reloader` and, later, data through the query engine.
+//! Limits: `[server] request_body_bytes_max`, `limits::HTTP_*`.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod lifecycle;
+pub mod metrics;
+pub mod page;
+
+use crate::reload::Reloader;
+use crate::selfmon::SelfMetrics;
+use actix_web::{HttpResponse, web};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Instant, SystemTime};
+
+/// Everything handlers share. Cloned per worker as `web::Data`.
+pub struct WebState {
+    pub reloader: Arc<Reloader>,
+    pub metrics: Arc<SelfMetrics>,
+    pub started_at: SystemTime,
+    pub started_instant: Instant,
+    /// Set once every subsystem has started; `/-/ready` answers 503 until then.
+    pub ready: Arc<AtomicBool>,
+    pub auth_cache: auth::AuthCache,
+}
+
+/// Registers every route and middleware on an actix `App`.
+pub fn configure(
+    config: &mut web::ServiceConfig,
+    state: web::Data<WebState>,
+    body_bytes_max: usize,
+) {
+    config
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(body_bytes_max))
+        .app_data(web::FormConfig::default().limit(body_bytes_max))
+        .app_data(web::JsonConfig::default().limit(body_bytes_max))
+        .route("/-/healthy", web::get().to(lifecycle::healthy))
+        .route("/-/healthy", web::head().to(lifecycle::healthy))
+        .route("/-/ready", web::get().to(lifecycle::ready))
+        .route("/-/ready", web::head().to(lifecycle::ready))
+        .route("/-/reload", web::post().to(lifecycle::reload))
+        .route("/-/reload", web::put().to(lifecycle::reload))
+        .route("/metrics", web::get().to(metrics::exposition))
+        .route("/api/v1/status/config", web::get().to(api::status::config))
+        .route(
+            "/api/v1/status/buildinfo",
+            web::get().to(api::status::buildinfo),
+        )
+        .route("/assets/{path:.*}", web::get().to(assets::serve))
+        .route("/", web::get().to(page::overview::show))
+        .route("/config", web::get().to(page::config::versions))
+        .route("/config/diff", web::get().to(page::config::diff))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(request: actix_web::HttpRequest) -> HttpResponse {
+    if request.path().starts_with("/api/") {
+        return api::error_response(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            &format!("no API endpoint at {}", request.path()),
+        );
+    }
+    page::error_page(
+        actix_web::http::StatusCode::NOT_FOUND,
+        &format!("Nothing at {}", request.path()),
+    )
+}

@@ -1,0 +1,109 @@
+//! Server-rendered HTML pages: one file per page here, one template per page in
+//! `templates/` with the same name. Every page works without JavaScript.
+
+pub mod config;
+pub mod overview;
+
+use crate::selfmon::VERSION;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+/// Renders a template into a response, or a plain 500 naming the failure.
+pub fn render(template: &impl Template) -> HttpResponse {
+    render_with_status(StatusCode::OK, template)
+}
+
+pub fn render_with_status(status: StatusCode, template: &impl Template) -> HttpResponse {
+    match template.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(error) => HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("BUG: rendering the page failed: {error}\n")),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Nav,
+    title: String,
+    message: &'a str,
+}
+
+/// A page that says what went wrong, in the site's layout.
+pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    let page = ErrorPage {
+        nav: Nav::new(""),
+        title: format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        ),
+        message,
+    };
+    render_with_status(status, &page)
+}
+
+/// What the shared layout needs: which nav entry is current, and the version.
+pub struct Nav {
+    pub current: &'static str,
+    pub version: &'static str,
+}
+
+impl Nav {
+    pub fn new(current: &'static str) -> Nav {
+        Nav {
+            current,
+            version: VERSION,
+        }
+    }
+
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 2] {
+        [
+            ("/", "Overview", self.current == "overview"),
+            ("/config", "Config", self.current == "config"),
+        ]
+    }
+}
+
+/// `2026-11-23 03:40:12 UTC` for a Unix time in milliseconds.
+pub fn format_time(unix_ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(unix_ms) {
+        Ok(timestamp) => timestamp.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{unix_ms} ms"),
+    }
+}
+
+/// A duration for people: `3d 4h`, `12m 5s`, `800ms`.
+pub fn format_age(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match seconds {
+        0 => format!("{}ms", duration.as_millis()),
+        1..60 => format!("{seconds}s"),
+        60..3600 => format!("{minutes}m {}s", seconds % 60),
+        3600..86_400 => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn ages_and_times() {
+        assert_eq!(format_age(Duration::from_millis(800)), "800ms");
+        assert_eq!(format_age(Duration::from_secs(59)), "59s");
+        assert_eq!(format_age(Duration::from_secs(725)), "12m 5s");
+        assert_eq!(
+            format_age(Duration::from_secs(3 * 86_400 + 4 * 3600)),
+            "3d 4h"
+        );
+        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+    }
+}
