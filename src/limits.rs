@@ -27,6 +27,14 @@ pub const TOKEN_FILE_BYTES_MAX: usize = 4096;
 /// many distinct credentials; the cache is cleared when full.
 pub const AUTH_CACHE_ENTRIES_MAX: usize = 1024;
 
+/// Default for `[server] client_request_timeout`: a client on a healthy network sends
+/// its request headers in milliseconds; five seconds tolerates a slow link.
+pub const CLIENT_REQUEST_TIMEOUT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Bounds for `[server] client_request_timeout`.
+pub const CLIENT_REQUEST_TIMEOUT_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+pub const CLIENT_REQUEST_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Grace given to in-flight requests at shutdown before connections are closed.
 pub const SHUTDOWN_GRACE_SECS: u64 = 10;
 

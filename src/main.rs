@@ -34,7 +34,8 @@ enum Command {
         /// The config directory (default: /etc/tandem if it exists, else the embedded default).
         dir: Option<PathBuf>,
     },
-    /// Ask a running tandem to reload its config; exit 1 if it rejects it, 2 if unreachable.
+    /// Ask a running tandem to reload its config; exit 1 if it rejects the config or the
+    /// credentials, 2 if it cannot be reached.
     Reload(ReloadArgs),
     /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
     HashPassword,
@@ -152,6 +153,15 @@ fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let status = response.status();
+    if matches!(status.as_u16(), 401 | 403) {
+        let text = response.text().unwrap_or_default();
+        eprintln!(
+            "tandem: {url} refused the reload ({status}): {}",
+            text.trim()
+        );
+        eprintln!("hint: pass --bearer-token-file with a token from [[auth.token]]");
+        return Ok(ExitCode::FAILURE);
+    }
     let body: serde_json::Value = match response.json() {
         Ok(body) => body,
         Err(_) => {

@@ -206,6 +206,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if old.server.request_body_bytes_max != new.server.request_body_bytes_max {
         names.push("server.request_body_bytes_max".to_string());
     }
+    if old.server.client_request_timeout != new.server.client_request_timeout {
+        names.push("server.client_request_timeout".to_string());
+    }
     if old.data_dir != new.data_dir {
         names.push("storage.data_dir".to_string());
     }

@@ -61,6 +61,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     let metrics = Arc::new(SelfMetrics::new());
     let tls = loaded.server.tls.as_ref().map(load_tls).transpose()?;
     let (listen, body_bytes_max) = (loaded.server.listen, loaded.server.request_body_bytes_max);
+    let client_request_timeout = loaded.server.client_request_timeout;
     tracing::info!(
         version = VERSION,
         config = %loaded.hash,
@@ -82,10 +83,12 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         started_instant: Instant::now(),
         ready: Arc::clone(&ready),
         auth_cache: web::auth::AuthCache::default(),
+        body_bytes_max,
     });
     let server = HttpServer::new(move || {
         App::new()
             .configure(|service| web::configure(service, state.clone(), body_bytes_max))
+            .wrap(from_fn(web::limit_body))
             .wrap(from_fn(web::auth::require))
             .wrap(from_fn(web::auth::refuse_cross_site))
             .wrap(security_headers())
@@ -93,6 +96,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     })
     .workers(limits::HTTP_WORKERS)
     .max_connections(limits::HTTP_CONNECTIONS_PER_WORKER_MAX)
+    .client_request_timeout(client_request_timeout)
     .disable_signals()
     .shutdown_timeout(limits::SHUTDOWN_GRACE_SECS);
     let listen_error = |source| ServeError::Listen {

@@ -93,16 +93,30 @@ pub fn parse(file: &SourceFile) -> Result<Spanned<DeTable<'_>>, Vec<Diagnostic>>
 }
 
 /// Parses and deserializes `file` into `T`, listing every syntax and type error.
+#[cfg(test)]
 pub fn load<T: DeserializeOwned>(file: &SourceFile) -> Result<T, Vec<Diagnostic>> {
-    let table = parse(file)?;
-    deserialize(file, table)
+    match load_partial(file) {
+        (Some(value), diagnostics) if diagnostics.is_empty() => Ok(value),
+        (_, diagnostics) => Err(diagnostics),
+    }
 }
 
-/// Deserializes an already parsed tree into `T`, listing every error found.
-pub fn deserialize<T: DeserializeOwned>(
+/// Like `load`, but also returns the value built from what remained valid once the
+/// erroneous entries were removed, so that semantic checks can still run on it and
+/// report their errors in the same pass. `None` when the file is not valid TOML.
+pub fn load_partial<T: DeserializeOwned>(file: &SourceFile) -> (Option<T>, Vec<Diagnostic>) {
+    match parse(file) {
+        Ok(table) => deserialize(file, table),
+        Err(diagnostics) => (None, diagnostics),
+    }
+}
+
+/// Deserializes an already parsed tree into `T`, listing every error found, and
+/// returns the value built from the entries that remained.
+fn deserialize<T: DeserializeOwned>(
     file: &SourceFile,
     table: Spanned<DeTable<'_>>,
-) -> Result<T, Vec<Diagnostic>> {
+) -> (Option<T>, Vec<Diagnostic>) {
     let span = table.span();
     let mut root = Spanned::new(span, DeValue::Table(table.into_inner()));
     let mut element_positions = HashMap::new();
@@ -112,8 +126,7 @@ pub fn deserialize<T: DeserializeOwned>(
     let mut removed_paths: Vec<Vec<String>> = Vec::new();
     loop {
         let error = match T::deserialize(ValueDeserializer::from(root.clone())) {
-            Ok(value) if diagnostics.is_empty() => return Ok(value),
-            Ok(_) => return Err(diagnostics),
+            Ok(value) => return (Some(value), in_file_order(diagnostics)),
             Err(error) => error,
         };
         let error_span = error.span().unwrap_or(0..0);
@@ -136,7 +149,7 @@ pub fn deserialize<T: DeserializeOwned>(
         }
         let Some(entry) = removed else {
             // Nothing removed means another pass would report the same error again.
-            return Err(diagnostics);
+            return (None, in_file_order(diagnostics));
         };
         // A misspelt key whose correction is a required field would otherwise be
         // reported twice: once as unknown, once as missing.
@@ -150,11 +163,18 @@ pub fn deserialize<T: DeserializeOwned>(
         }
         removed_paths.push(entry.path);
         if diagnostics.len() >= ERRORS_PER_FILE_MAX {
+            let mut diagnostics = in_file_order(diagnostics);
             let last = file.diagnostic(0..0, "too many errors; fix these and check again");
             diagnostics.push(last);
-            return Err(diagnostics);
+            return (None, diagnostics);
         }
     }
+}
+
+/// Errors are found in the order serde visits keys; people read files top to bottom.
+fn in_file_order(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.sort_by_key(|diagnostic| (diagnostic.line, diagnostic.column));
+    diagnostics
 }
 
 /// Records, for every array element, its 1-based position in the file as written, so
@@ -295,17 +315,26 @@ fn describe(message: &str, removed: Option<&RemovedEntry>) -> String {
     let dotted = dotted_path(&entry.path);
     if let Some((unknown, expected)) = parse_unknown_field(message) {
         let table = dotted_path(&entry.path[..entry.path.len().saturating_sub(1)]);
-        let place = if table.is_empty() {
-            "at the top level".to_string()
-        } else {
-            format!("in [{table}]")
-        };
         let hint = match suggest(&unknown, &expected) {
             Some(close) => format!(", did you mean `{close}`?"),
             None if expected.is_empty() => String::new(),
-            None => format!(" (valid keys: {})", expected.join(", ")),
+            None => format!(" (valid: {})", expected.join(", ")),
         };
-        return format!("unknown key `{unknown}` {place}{hint}");
+        if table.is_empty() {
+            return format!("unknown section `{unknown}`{hint}");
+        }
+        return format!("unknown key `{unknown}` in [{table}]{hint}");
+    }
+    if let Some((unknown, expected)) = parse_unknown(message, "unknown variant `") {
+        let hint = match suggest(&unknown, &expected) {
+            Some(close) => format!(", did you mean `{close}`?"),
+            None => format!(" (valid values: {})", expected.join(", ")),
+        };
+        return format!("{dotted}: unknown value `{unknown}`{hint}");
+    }
+    // toml's wording for a non-string where an enum's name belongs.
+    if message == "wanted string or table" {
+        return format!("{dotted}: invalid type: expected a string naming one of its values");
     }
     format!("{dotted}: {message}")
 }
@@ -333,7 +362,13 @@ fn parse_missing_field(message: &str) -> Option<String> {
 
 /// Splits serde's "unknown field `x`, expected one of `a`, `b`" into its parts.
 fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message.strip_prefix("unknown field `")?;
+    parse_unknown(message, "unknown field `")
+}
+
+/// Splits "<prefix>x`, expected one of `a`, `b`" (serde's wording for unknown fields
+/// and enum variants) into the unknown name and the expected ones.
+fn parse_unknown(message: &str, prefix: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix(prefix)?;
     let (unknown, rest) = rest.split_once('`')?;
     let expected = rest
         .split('`')
@@ -344,14 +379,25 @@ fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
     Some((unknown.to_string(), expected))
 }
 
-/// The closest valid key to a misspelt one, when it is close enough to be a typo.
+/// The closest valid name to a misspelt one, when it is close enough to be a typo or
+/// one is a longer form of the other (`warning` for `warn`).
 pub fn suggest(unknown: &str, candidates: &[String]) -> Option<String> {
-    candidates
+    let close = candidates
         .iter()
         .map(|candidate| (strsim::damerau_levenshtein(unknown, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
         .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate.clone())
+        .map(|(_, candidate)| candidate.clone());
+    close.or_else(|| {
+        candidates
+            .iter()
+            .find(|candidate| {
+                candidate.len() >= 3
+                    && unknown.len() >= 3
+                    && (unknown.starts_with(candidate.as_str()) || candidate.starts_with(unknown))
+            })
+            .cloned()
+    })
 }
 
 #[cfg(test)]

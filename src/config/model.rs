@@ -5,7 +5,7 @@
 //! Sections owned by later subsystems are added here as they land; `deny_unknown_fields`
 //! everywhere turns a typo into an error with a suggestion instead of a silent default.
 
-use super::units::ByteSize;
+use super::units::{ByteSize, ConfigDuration};
 use serde::Deserialize;
 use std::path::PathBuf;
 use toml::Spanned;
@@ -57,7 +57,11 @@ pub struct ServerSection {
     pub watch_config: bool,
     /// Largest request body accepted by endpoints other than ingest, e.g. `1MiB`.
     #[serde(default = "default_request_body_bytes_max")]
-    pub request_body_bytes_max: ByteSize,
+    pub request_body_bytes_max: Spanned<ByteSize>,
+    /// Time a client has to send its request headers before the connection is closed
+    /// (protects against connections held open by slow clients), e.g. `5s`.
+    #[serde(default = "default_client_request_timeout")]
+    pub client_request_timeout: Spanned<ConfigDuration>,
 }
 
 /// `[auth]`: basic-auth users and bearer tokens. When either list is non-empty,
@@ -161,8 +165,18 @@ fn default_data_dir() -> PathBuf {
     PathBuf::from(DATA_DIR_DEFAULT)
 }
 
-fn default_request_body_bytes_max() -> ByteSize {
-    ByteSize(crate::limits::REQUEST_BODY_BYTES_DEFAULT as u64)
+fn default_request_body_bytes_max() -> Spanned<ByteSize> {
+    Spanned::new(
+        0..0,
+        ByteSize(crate::limits::REQUEST_BODY_BYTES_DEFAULT as u64),
+    )
+}
+
+fn default_client_request_timeout() -> Spanned<ConfigDuration> {
+    Spanned::new(
+        0..0,
+        ConfigDuration(crate::limits::CLIENT_REQUEST_TIMEOUT_DEFAULT),
+    )
 }
 
 impl Default for ServerSection {
@@ -175,6 +189,7 @@ impl Default for ServerSection {
             allow_unauthenticated: false,
             watch_config: false,
             request_body_bytes_max: default_request_body_bytes_max(),
+            client_request_timeout: default_client_request_timeout(),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use super::file::{self, Diagnostic, SourceFile};
 use super::model::{AuthSection, LogFormat, LogLevel, MainFile, ServerSection};
+use super::units::format_duration;
 use super::{ConfigError, MAIN_FILE, Overrides};
 use crate::limits;
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub struct ServerConfig {
     pub allow_unauthenticated: bool,
     pub watch_config: bool,
     pub request_body_bytes_max: usize,
+    pub client_request_timeout: std::time::Duration,
 }
 
 /// Certificate chain and key files for HTTPS, as absolute or working-directory paths.
@@ -91,10 +93,9 @@ pub(super) fn validate(
     let mut main: Option<(MainFile, &SourceFile)> = None;
     for source in files {
         if source.relative_path == MAIN_FILE {
-            match file::load::<MainFile>(source) {
-                Ok(parsed) => main = Some((parsed, source)),
-                Err(found) => diagnostics.extend(found),
-            }
+            let (parsed, found) = file::load_partial::<MainFile>(source);
+            diagnostics.extend(found);
+            main = parsed.map(|parsed| (parsed, source));
         } else if let Err(found) = file::parse(source) {
             // Rules, dashboards, SLOs and silences get their own schemas with their
             // subsystems; until then they must at least be valid TOML.
@@ -110,9 +111,19 @@ pub(super) fn validate(
         checker.source = Some(source);
         checker.main_file(parsed, overrides)
     });
+    let mut diagnostics = checker.diagnostics;
+    // Type errors and semantic errors of one file are found in two passes; show them
+    // together in line order. Files keep their (sorted) order.
+    diagnostics.sort_by(|a, b| {
+        (file_rank(files, &a.file), a.line, a.column).cmp(&(
+            file_rank(files, &b.file),
+            b.line,
+            b.column,
+        ))
+    });
     match validated {
-        Some(validated) if checker.diagnostics.is_empty() => Ok(validated),
-        _ if checker.diagnostics.is_empty() => Err(ConfigError {
+        Some(validated) if diagnostics.is_empty() => Ok(validated),
+        _ if diagnostics.is_empty() => Err(ConfigError {
             diagnostics: vec![Diagnostic {
                 file: MAIN_FILE.into(),
                 line: 1,
@@ -120,10 +131,16 @@ pub(super) fn validate(
                 message: format!("missing: every config needs a {MAIN_FILE}"),
             }],
         }),
-        _ => Err(ConfigError {
-            diagnostics: checker.diagnostics,
-        }),
+        _ => Err(ConfigError { diagnostics }),
     }
+}
+
+/// Position of the file a diagnostic names, for sorting; unknown names (the command line) go first.
+fn file_rank(files: &[SourceFile], display_path: &str) -> usize {
+    files
+        .iter()
+        .position(|file| file.display_path == display_path)
+        .map_or(0, |position| position + 1)
 }
 
 struct Checker<'a> {
@@ -204,14 +221,27 @@ impl Checker<'_> {
             }
             None => format!("{scheme}://{listen}"),
         };
-        let body_max = section.request_body_bytes_max.0;
+        let body_max = section.request_body_bytes_max.get_ref().0;
         if body_max == 0 || body_max > limits::REQUEST_BODY_BYTES_MAX as u64 {
-            // The key has no span of its own (ByteSize is not Spanned); point at the file start.
             self.error(
-                0..0,
+                section.request_body_bytes_max.span(),
                 format!(
-                    "server.request_body_bytes_max: {body_max} bytes is out of range 1..={}",
-                    limits::REQUEST_BODY_BYTES_MAX
+                    "server.request_body_bytes_max: {body_max} bytes is outside 1 byte..{}",
+                    format_bytes(limits::REQUEST_BODY_BYTES_MAX as u64)
+                ),
+            );
+        }
+        let timeout = section.client_request_timeout.get_ref().0;
+        if !(limits::CLIENT_REQUEST_TIMEOUT_MIN..=limits::CLIENT_REQUEST_TIMEOUT_MAX)
+            .contains(&timeout)
+        {
+            self.error(
+                section.client_request_timeout.span(),
+                format!(
+                    "server.client_request_timeout: {} is outside {}..{}",
+                    format_duration(timeout),
+                    format_duration(limits::CLIENT_REQUEST_TIMEOUT_MIN),
+                    format_duration(limits::CLIENT_REQUEST_TIMEOUT_MAX)
                 ),
             );
         }
@@ -223,6 +253,7 @@ impl Checker<'_> {
             watch_config: section.watch_config,
             request_body_bytes_max: body_max.clamp(1, limits::REQUEST_BODY_BYTES_MAX as u64)
                 as usize,
+            client_request_timeout: timeout,
         }
     }
 
@@ -345,6 +376,16 @@ impl Checker<'_> {
         }
         seen.insert(name.get_ref().clone(), name.span());
     }
+}
+
+/// `64MiB` for 64 << 20; exact binary units only, else bytes.
+fn format_bytes(bytes: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes}B")
 }
 
 /// Parses a listen address: `host:port` with an IP, `localhost:port`, or `:port` for all interfaces.

@@ -27,6 +27,43 @@ pub struct WebState {
     /// Set once every subsystem has started; `/-/ready` answers 503 until then.
     pub ready: Arc<AtomicBool>,
     pub auth_cache: auth::AuthCache,
+    /// `[server] request_body_bytes_max` as read at start.
+    pub body_bytes_max: usize,
+}
+
+/// Refuses a request whose declared body is larger than the server's limit before
+/// any of it is read. Bodies without a length are bounded by the extractors' limits.
+pub async fn limit_body(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let limit = request
+        .app_data::<web::Data<WebState>>()
+        .map_or(crate::limits::REQUEST_BODY_BYTES_DEFAULT, |state| {
+            state.body_bytes_max
+        });
+    let declared = request
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => {
+            let response = HttpResponse::PayloadTooLarge()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!(
+                    "request body is {length} bytes, limit is {limit} ([server] request_body_bytes_max)\n"
+                ));
+            Ok(request.into_response(response).map_into_right_body())
+        }
+        _ => next
+            .call(request)
+            .await
+            .map(actix_web::dev::ServiceResponse::map_into_left_body),
+    }
 }
 
 /// Registers every route and middleware on an actix `App`.

@@ -1,0 +1,199 @@
+//! Shared by the integration tests: a tandem process on a free loopback port with
+//! its own config and data directories, stopped when dropped.
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
+/// A port nothing listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the OS hands out a free port")
+}
+
+pub fn write(path: &Path, content: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent directory");
+    }
+    std::fs::write(path, content).expect("write file");
+}
+
+pub struct Instance {
+    pub child: Child,
+    pub port: u16,
+    pub base_url: String,
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    stderr_path: PathBuf,
+    _temp: tempfile::TempDir,
+}
+
+/// The options a test may vary.
+#[derive(Default)]
+pub struct Start<'a> {
+    pub tandem_toml: &'a str,
+    pub scheme: Option<&'a str>,
+    pub extra_files: &'a [(&'a str, &'a str)],
+    pub client: Option<reqwest::blocking::Client>,
+}
+
+impl Instance {
+    /// Starts tandem with `tandem_toml` and waits until `/-/ready` answers 200.
+    pub fn start(tandem_toml: &str) -> Instance {
+        Instance::start_with(Start {
+            tandem_toml,
+            ..Start::default()
+        })
+    }
+
+    pub fn start_with(options: Start) -> Instance {
+        let instance = Instance::spawn(&options);
+        let client = options.client.unwrap_or_else(client);
+        instance.wait_ready(&client);
+        instance
+    }
+
+    /// Spawns without waiting (for tests of start-up failures).
+    pub fn spawn(options: &Start) -> Instance {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let config_dir = temp.path().join("config");
+        let data_dir = temp.path().join("data");
+        write(&config_dir.join("tandem.toml"), options.tandem_toml);
+        for (name, content) in options.extra_files {
+            write(&config_dir.join(name), content);
+        }
+        let port = free_port();
+        let stderr_path = temp.path().join("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_dir)
+            .arg("--data")
+            .arg(&data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn tandem");
+        let scheme = options.scheme.unwrap_or("http");
+        let host = if scheme == "https" {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        Instance {
+            child,
+            port,
+            base_url: format!("{scheme}://{host}:{port}"),
+            config_dir,
+            data_dir,
+            stderr_path,
+            _temp: temp,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn wait_ready(&self, client: &reqwest::blocking::Client) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let ready = client
+                .get(self.url("/-/ready"))
+                .send()
+                .is_ok_and(|response| response.status() == 200);
+            if ready {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("tandem did not become ready; stderr:\n{}", self.stderr());
+    }
+
+    pub fn stderr(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut file) = std::fs::File::open(&self.stderr_path) {
+            let _ = file.read_to_string(&mut text);
+        }
+        text
+    }
+
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits in i32");
+        // SAFETY: kill(2) on a child process id we own; no memory is shared.
+        let result = unsafe { libc::kill(pid, signal) };
+        assert_eq!(result, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Waits for the process to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn write_config(&self, name: &str, content: &str) {
+        write(&self.config_dir.join(name), content);
+    }
+
+    /// GET /metrics and return the value of the first sample whose line starts with `prefix`.
+    pub fn metric(&self, client: &reqwest::blocking::Client, prefix: &str) -> Option<f64> {
+        let text = client.get(self.url("/metrics")).send().ok()?.text().ok()?;
+        sample_value(&text, prefix)
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client")
+}
+
+/// The value of the first exposition line starting with `prefix` (name and labels).
+pub fn sample_value(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find(|line| line.starts_with(prefix))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+/// Polls `condition` every 20 ms for up to `timeout`.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
