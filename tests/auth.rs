@@ -59,96 +59,78 @@ fn start_with_auth() -> Instance {
     instance
 }
 
+/// How a request authenticates, for the table of cases below.
+enum Credentials<'a> {
+    Nothing,
+    Basic(&'a str, &'a str),
+    Bearer(&'a str),
+    Header(&'a str),
+}
+
+fn status(instance: &Instance, method: &str, path: &str, credentials: &Credentials<'_>) -> u16 {
+    let client = client();
+    let request = match method {
+        "POST" => client.post(instance.url(path)),
+        _ => client.get(instance.url(path)),
+    };
+    let request = match credentials {
+        Credentials::Nothing => request,
+        Credentials::Basic(user, password) => request.basic_auth(user, Some(password)),
+        Credentials::Bearer(token) => request.bearer_auth(token),
+        Credentials::Header(value) => request.header("Authorization", *value),
+    };
+    request.send().expect("request").status().as_u16()
+}
+
 #[test]
 fn every_endpoint_but_healthy_requires_credentials() {
+    use Credentials::*;
     let instance = start_with_auth();
-    let client = client();
-    for path in [
-        "/metrics",
-        "/",
-        "/config",
-        "/api/v1/status/config",
-        "/-/ready",
-        "/assets/tandem.css",
-    ] {
-        let response = client.get(instance.url(path)).send().expect("request");
-        assert_eq!(response.status(), 401, "{path}");
+    let no_colon = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("admin-no-colon")
+    );
+    let cases: &[(&str, &str, Credentials, u16)] = &[
+        ("GET", "/metrics", Nothing, 401),
+        ("GET", "/", Nothing, 401),
+        ("GET", "/config", Nothing, 401),
+        ("GET", "/api/v1/status/config", Nothing, 401),
+        ("GET", "/-/ready", Nothing, 401),
+        ("GET", "/assets/tandem.css", Nothing, 401),
+        ("POST", "/-/reload", Nothing, 401),
+        ("GET", "/-/healthy", Nothing, 200),
+        ("GET", "/metrics", Basic("admin", "correct horse"), 200),
+        // Again: this answer comes from the verified-credentials cache.
+        ("GET", "/", Basic("admin", "correct horse"), 200),
+        ("GET", "/metrics", Basic("admin", "wrong"), 401),
+        ("GET", "/metrics", Basic("root", "correct horse"), 401),
+        ("GET", "/metrics", Header("Basic !!!not-base64"), 401),
+        ("GET", "/", Header(&no_colon), 401),
+        ("GET", "/metrics", Bearer(TOKEN), 200),
+        ("POST", "/-/reload", Bearer(TOKEN), 200),
+        (
+            "GET",
+            "/metrics",
+            Bearer("s3cr3t-t0ken-for-grafana-0123456788"),
+            401,
+        ),
+        ("GET", "/metrics", Header("Digest username=admin"), 401),
+    ];
+    for (method, path, credentials, expected) in cases {
         assert_eq!(
-            response.headers()["www-authenticate"],
-            "Basic realm=\"tandem\", charset=\"UTF-8\""
+            status(&instance, method, path, credentials),
+            *expected,
+            "{method} {path}"
         );
     }
+    let challenge = client()
+        .get(instance.url("/metrics"))
+        .send()
+        .expect("request");
     assert_eq!(
-        client
-            .post(instance.url("/-/reload"))
-            .send()
-            .expect("post")
-            .status(),
-        401
+        challenge.headers()["www-authenticate"],
+        "Basic realm=\"tandem\", charset=\"UTF-8\""
     );
-    assert_eq!(
-        client
-            .get(instance.url("/-/healthy"))
-            .send()
-            .expect("healthy")
-            .status(),
-        200
-    );
-
-    let good = client
-        .get(instance.url("/metrics"))
-        .basic_auth("admin", Some("correct horse"))
-        .send()
-        .expect("get");
-    assert_eq!(good.status(), 200);
-    // Twice: the second answer comes from the verified-credentials cache.
-    let again = client
-        .get(instance.url("/"))
-        .basic_auth("admin", Some("correct horse"))
-        .send()
-        .expect("get");
-    assert_eq!(again.status(), 200);
-    let wrong = client
-        .get(instance.url("/metrics"))
-        .basic_auth("admin", Some("wrong"))
-        .send()
-        .expect("get");
-    assert_eq!(wrong.status(), 401);
-    let nobody = client
-        .get(instance.url("/metrics"))
-        .basic_auth("root", Some("correct horse"))
-        .send()
-        .expect("get");
-    assert_eq!(nobody.status(), 401);
-    let garbage = client
-        .get(instance.url("/metrics"))
-        .header("Authorization", "Basic !!!not-base64")
-        .send()
-        .expect("get");
-    assert_eq!(garbage.status(), 401);
-    let encoded = base64::engine::general_purpose::STANDARD.encode("admin-without-colon");
-    let no_colon = client
-        .get(instance.url("/"))
-        .header("Authorization", format!("Basic {encoded}"))
-        .send()
-        .expect("get");
-    assert_eq!(no_colon.status(), 401);
-
-    assert_eq!(
-        client
-            .get(instance.url("/metrics"))
-            .bearer_auth(TOKEN)
-            .send()
-            .expect("get")
-            .status(),
-        200
-    );
-    let bad_token = client
-        .get(instance.url("/metrics"))
-        .bearer_auth("s3cr3t-t0ken-for-grafana-0123456788")
-        .send()
-        .expect("get");
-    assert_eq!(bad_token.status(), 401);
 
     let reload = Command::new(common::BIN)
         .args(["reload", "--url", &instance.base_url])

@@ -289,3 +289,43 @@ fn restart_only_settings_are_reported() {
         serde_json::json!(["server.client_request_timeout"])
     );
 }
+
+#[test]
+fn reload_button_on_the_overview_page() {
+    let instance = Instance::start("");
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let overview = client
+        .get(instance.url("/"))
+        .send()
+        .expect("page")
+        .text()
+        .expect("html");
+    assert!(
+        overview.contains("<form method=\"post\" action=\"/config/reload\""),
+        "{overview}"
+    );
+    instance.write_config("tandem.toml", "[log]\nlevel = \"debug\"\n");
+    let response = client
+        .post(instance.url("/config/reload"))
+        .header("Origin", instance.base_url.clone())
+        .send()
+        .expect("post");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+    let page = client
+        .get(instance.url("/config"))
+        .send()
+        .expect("page")
+        .text()
+        .expect("html");
+    assert!(page.contains("<td>web-page</td>"), "{page}");
+    let cross_site = client
+        .post(instance.url("/config/reload"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .expect("post");
+    assert_eq!(cross_site.status(), 403);
+}

@@ -38,6 +38,7 @@ pub enum AppliedBy {
     Startup,
     Signal,
     Http,
+    WebPage,
     Watch,
 }
 
@@ -47,6 +48,7 @@ impl AppliedBy {
             AppliedBy::Startup => "startup",
             AppliedBy::Signal => "sighup",
             AppliedBy::Http => "http",
+            AppliedBy::WebPage => "web-page",
             AppliedBy::Watch => "file-watch",
         }
     }

@@ -56,7 +56,8 @@ pub async fn require(
             .into_response(HttpResponse::InternalServerError().finish())
             .map_into_right_body());
     };
-    let auth = state.reloader.current().auth.clone();
+    let config = state.reloader.current();
+    let auth = &config.auth;
     if request.path() == UNAUTHENTICATED_PATH || !auth.is_enabled() {
         return next
             .call(request)
@@ -69,7 +70,7 @@ pub async fn require(
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
     let accepted = match credentials {
-        Some(value) => check(&auth, &state.auth_cache, &value).await,
+        Some(value) => check(auth, &state.auth_cache, &value).await,
         None => false,
     };
     if accepted {

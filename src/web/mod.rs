@@ -93,6 +93,10 @@ pub fn configure(
         .route("/", web::get().to(page::overview::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))
+        .route(
+            "/config/reload",
+            web::post().to(page::config::reload_from_page),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -61,6 +61,16 @@ pub async fn versions(state: web::Data<WebState>) -> HttpResponse {
     })
 }
 
+/// The overview page's "Reload config" button: reloads, then shows the overview with
+/// the result. A plain form post, so it works without JavaScript; cross-site posts
+/// are refused by `auth::refuse_cross_site`.
+pub async fn reload_from_page(state: web::Data<WebState>) -> HttpResponse {
+    state.reloader.reload(history::AppliedBy::WebPage).await;
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, "/"))
+        .finish()
+}
+
 #[derive(Deserialize)]
 pub struct DiffQuery {
     from: String,
