@@ -1,10 +1,13 @@
 //! tandem: a monitoring appliance in one binary.
 //! See ARCHITECTURE.md for the map; `main.rs` is only the command line.
 
+pub mod collect;
 pub mod config;
 pub mod limits;
 pub mod logging;
+pub mod model;
 pub mod reload;
 pub mod selfmon;
 pub mod serve;
+pub mod storage;
 pub mod web;

@@ -55,5 +55,37 @@ pub const HTTP_WORKERS: usize = 2;
 /// Concurrent connections per worker. Bounds memory under a connection flood.
 pub const HTTP_CONNECTIONS_PER_WORKER_MAX: usize = 1024;
 
+/// Samples in one head chunk before it is sealed. 120 is Prometheus' figure: past it,
+/// XOR compression gains little and a query touching the open chunk copies more.
+pub const CHUNK_SAMPLES_MAX: usize = 120;
+
+/// Time one chunk may span, so a slowly sampled series still seals and frees the WAL.
+pub const CHUNK_SPAN_MS_MAX: i64 = 2 * 3600 * 1000;
+
+/// Samples one append call may carry; larger imports are split by the caller. Bounds
+/// the size of one WAL entry (about 10 bytes per sample).
+pub const APPEND_BATCH_SAMPLES_MAX: usize = 1 << 20;
+
+/// Rejections listed individually in one append outcome; the rest are only counted,
+/// so a wholly bad million-line import does not build a million messages.
+pub const APPEND_REJECTIONS_LISTED_MAX: usize = 100;
+
+/// Chunks an offline import holds in memory before compacting them into blocks. At
+/// ~1.4 bytes per sample this is ~190 M samples; more compactions make more, smaller
+/// partial blocks per day, which the next compaction of that day merges.
+pub const STAGED_BYTES_MAX: u64 = 256 << 20;
+
+/// Seconds between storage checkpoints (new series to SQLite, WAL truncation). Short
+/// enough that the WAL stays small, long enough that the checkpoint costs nothing.
+pub const CHECKPOINT_INTERVAL_SECS: u64 = 10;
+
+/// Compaction (and sealing of idle chunks) runs every this many checkpoints: a minute.
+pub const COMPACTION_EVERY_CHECKPOINTS: u64 = 6;
+
+/// Series listed per category in `/api/v1/status/tsdb`.
+pub const TSDB_STATUS_TOP_MAX: usize = 10;
+
+const _: () = assert!(CHUNK_SAMPLES_MAX <= u16::MAX as usize);
+
 const _: () = assert!(REQUEST_BODY_BYTES_DEFAULT <= REQUEST_BODY_BYTES_MAX);
 const _: () = assert!(TOKEN_BYTES_MIN < TOKEN_FILE_BYTES_MAX);

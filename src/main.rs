@@ -37,6 +37,15 @@ enum Command {
     /// Ask a running tandem to reload its config; exit 1 if it rejects the config or the
     /// credentials, 2 if it cannot be reached.
     Reload(ReloadArgs),
+    /// Backfill text exposition files (Prometheus text with millisecond timestamps, or
+    /// OpenMetrics; `.gz` allowed) into a data directory while tandem is not running.
+    Import(ImportArgs),
+    /// Compact a data directory now: every sealed chunk into SQLite blocks.
+    Compact {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
     /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
     HashPassword,
     /// Print the version.
@@ -54,6 +63,25 @@ struct ServeArgs {
     /// Listen address (default: [server] listen from the config, 127.0.0.1:9797).
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The data directory (the same one `tandem serve --data` uses).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Config directory whose [limits] apply (default: /etc/tandem if it exists, else the embedded default).
+    #[arg(long, value_name = "DIR")]
+    config: Option<PathBuf>,
+    /// Input format: `text` (Prometheus, ms timestamps) or `openmetrics` (seconds, `# EOF`).
+    #[arg(long, default_value = "text")]
+    format: String,
+    /// Store the valid lines and list the invalid ones, instead of refusing the file.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Files to import.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -78,6 +106,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Check { dir }) => Ok(check(dir)),
         Some(Command::Reload(args)) => reload(args),
+        Some(Command::Import(args)) => import(args),
+        Some(Command::Compact { data }) => compact(data),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
         Some(Command::Version) => {
             println!("tandem {VERSION} (revision {REVISION})");
@@ -125,6 +155,127 @@ fn check(dir: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn open_offline(
+    config: Option<PathBuf>,
+    data: &std::path::Path,
+) -> anyhow::Result<(std::fs::File, tandem::storage::Storage)> {
+    let loaded = config::load(&config_source(config), &Overrides::default())
+        .map_err(|error| anyhow::anyhow!("invalid config:\n{error}"))?;
+    let lock = tandem::storage::lock_data_dir(data)?;
+    let mut options = loaded.storage_options();
+    options.data_dir = data.to_path_buf();
+    options.write_ahead_log = false;
+    let storage = tandem::storage::Storage::open(options)
+        .with_context(|| format!("opening {}", data.display()))?;
+    Ok((lock, storage))
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    use tandem::collect::{expfmt, import};
+    let format = match args.format.as_str() {
+        "text" | "prometheus" => expfmt::Format::Text,
+        "openmetrics" => expfmt::Format::OpenMetrics,
+        other => anyhow::bail!("unknown --format {other:?}: use text or openmetrics"),
+    };
+    let (_lock, storage) = open_offline(args.config, &args.data)?;
+    let started = std::time::Instant::now();
+    let mut total = import::ImportReport::default();
+    let options = import::ImportOptions {
+        format,
+        skip_invalid: args.skip_invalid,
+        durability: tandem::storage::Durability::Background,
+        default_timestamp_ms: tandem::config::history::unix_millis(std::time::SystemTime::now()),
+    };
+    for file in &args.files {
+        let open = || -> anyhow::Result<Box<dyn std::io::BufRead>> {
+            let handle =
+                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+            let reader: Box<dyn std::io::Read> =
+                if file.extension().is_some_and(|extension| extension == "gz") {
+                    Box::new(flate2::read::GzDecoder::new(handle))
+                } else {
+                    Box::new(handle)
+                };
+            Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, reader)))
+        };
+        let size = std::fs::metadata(file)
+            .map(|metadata| metadata.len())
+            .unwrap_or(0);
+        if !args.skip_invalid {
+            let bar = progress_bar(size, &format!("checking {}", file.display()));
+            let (count, listed) =
+                import::validate(open()?, format, &mut |bytes| bar.set_position(bytes))?;
+            bar.finish_and_clear();
+            if count > 0 {
+                eprintln!(
+                    "{}: {count} invalid line(s); nothing was imported (--skip-invalid stores the valid ones):",
+                    file.display()
+                );
+                for line in listed {
+                    eprintln!("{}:{line}", file.display());
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        let bar = progress_bar(size, &format!("importing {}", file.display()));
+        let report = import::import(open()?, &storage, &options, &mut |bytes| {
+            bar.set_position(bytes)
+        })?;
+        bar.finish_and_clear();
+        for line in &report.skipped {
+            eprintln!("{}: skipped {line}", file.display());
+        }
+        total.samples += report.samples;
+        total.outcome.merge(report.outcome);
+        total.skipped_count += report.skipped_count;
+    }
+    let bar = progress_bar(0, "compacting");
+    storage.finish_offline()?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "imported {} samples in {seconds:.1}s ({:.0} samples/s): {} stored, {} unchanged, {} rejected, {} lines skipped",
+        total.samples,
+        total.samples as f64 / seconds.max(1e-9),
+        total.outcome.accepted,
+        total.outcome.unchanged,
+        total.outcome.rejected,
+        total.skipped_count
+    );
+    for rejection in &total.outcome.rejections {
+        eprintln!("rejected: {rejection}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal.
+fn progress_bar(total: u64, message: &str) -> indicatif::ProgressBar {
+    let bar = if total > 0 {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(message.to_string());
+    bar
+}
+
+fn compact(data: PathBuf) -> anyhow::Result<ExitCode> {
+    let (_lock, storage) = open_offline(None, &data)?;
+    storage.seal_idle(i64::MAX)?;
+    let report = storage.compact(i64::MAX)?;
+    storage.finish_offline()?;
+    println!(
+        "compacted {} chunks ({} samples) into {} blocks",
+        report.chunks, report.samples, report.blocks_written
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {

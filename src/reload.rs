@@ -212,6 +212,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
     if old.data_dir != new.data_dir {
         names.push("storage.data_dir".to_string());
     }
+    if old.storage != new.storage {
+        names.push("[storage] and [limits]".to_string());
+    }
     if old.log_format != new.log_format {
         names.push("log.format".to_string());
     }

@@ -124,6 +124,13 @@ impl SelfMetrics {
         }
     }
 
+    /// Adds the `tandem_storage_*` metrics, read from `storage` at each scrape.
+    pub fn with_storage(mut self, storage: std::sync::Arc<crate::storage::Storage>) -> SelfMetrics {
+        self.registry
+            .register_collector(Box::new(StorageCollector { storage }));
+        self
+    }
+
     /// Marks `hash` as the running config (and only it).
     pub fn set_config_hash(&self, hash: &str) {
         self.config_info.clear();
@@ -145,6 +152,124 @@ impl SelfMetrics {
 impl Default for SelfMetrics {
     fn default() -> Self {
         SelfMetrics::new()
+    }
+}
+
+/// Storage's counters and sizes, read at each scrape (no second copy to keep in sync).
+struct StorageCollector {
+    storage: std::sync::Arc<crate::storage::Storage>,
+}
+
+impl std::fmt::Debug for StorageCollector {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("StorageCollector")
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+impl Collector for StorageCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let counters = &self.storage.counters;
+        let counter_values = [
+            (
+                "tandem_storage_samples_appended",
+                "Samples stored",
+                counters.samples_appended.load(Relaxed),
+            ),
+            (
+                "tandem_storage_samples_unchanged",
+                "Samples identical to stored ones (no-op)",
+                counters.samples_unchanged.load(Relaxed),
+            ),
+            (
+                "tandem_storage_series_created",
+                "Series created",
+                counters.series_created.load(Relaxed),
+            ),
+            (
+                "tandem_storage_corruptions",
+                "Damaged WAL entries, chunks or blocks found (quarantined)",
+                counters.corruptions.load(Relaxed),
+            ),
+            (
+                "tandem_storage_compactions",
+                "Compaction runs",
+                counters.compactions.load(Relaxed),
+            ),
+            (
+                "tandem_storage_chunks_compacted",
+                "Chunks moved from sled to SQLite blocks",
+                counters.chunks_compacted.load(Relaxed),
+            ),
+            (
+                "tandem_storage_wal_entries_truncated",
+                "WAL entries removed after their data was sealed",
+                counters.wal_entries_truncated.load(Relaxed),
+            ),
+        ];
+        for (name, help, value) in counter_values {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        let family = encoder.encode_descriptor(
+            "tandem_storage_rejected_samples",
+            "Samples refused at append, by reason",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        let mut family = family;
+        for (index, reason) in crate::storage::RejectReason::KINDS.iter().enumerate() {
+            let counter = ConstCounter::new(counters.rejected[index].load(Relaxed));
+            counter.encode(family.encode_family(&ReasonLabels { reason })?)?;
+        }
+        let stats = self.storage.stats();
+        let gauges = [
+            (
+                "tandem_storage_series",
+                "Series in the catalog",
+                stats.series,
+            ),
+            (
+                "tandem_storage_head_series",
+                "Series with data in the head",
+                stats.head_series,
+            ),
+            (
+                "tandem_storage_head_samples",
+                "Samples in open head chunks",
+                stats.head_samples,
+            ),
+            (
+                "tandem_storage_hot_chunks",
+                "Sealed chunks in the hot store (sled)",
+                stats.hot_chunks,
+            ),
+            (
+                "tandem_storage_hot_bytes",
+                "Bytes on disk of the hot store (sled), WAL included",
+                stats.hot_bytes,
+            ),
+            (
+                "tandem_storage_cold_bytes",
+                "Bytes on disk of the SQLite store",
+                stats.cold_bytes,
+            ),
+            (
+                "tandem_storage_wal_bytes",
+                "Bytes of WAL entries not yet truncated",
+                stats.wal_bytes,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            encode_gauge(&mut encoder, name, help, value as f64)?;
+        }
+        Ok(())
     }
 }
 

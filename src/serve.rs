@@ -12,8 +12,7 @@ use crate::selfmon::{SelfMetrics, VERSION};
 use crate::web::{self, WebState};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer};
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -23,15 +22,10 @@ use tokio::signal::unix::{SignalKind, signal};
 pub enum ServeError {
     #[error("invalid config:\n{0}")]
     Config(#[from] ConfigError),
-    #[error("data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "data directory {path} is in use by another tandem process (it holds {path}/lock); stop it or pass another --data"
-    )]
-    DataDirLocked { path: PathBuf },
+    #[error(transparent)]
+    DataDir(#[from] crate::storage::LockError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error("TLS: {0}")]
@@ -56,9 +50,22 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
             .map_err(|error| ServeError::Server(std::io::Error::other(error)))??
     };
     let log_handle = logging::init(loaded.log_level, loaded.log_format);
-    let _data_lock = lock_data_dir(&loaded.data_dir)?;
+    let _data_lock = crate::storage::lock_data_dir(&loaded.data_dir)?;
     let history = Arc::new(ConfigHistory::open(&loaded.data_dir)?);
-    let metrics = Arc::new(SelfMetrics::new());
+    let storage = {
+        let options = loaded.storage_options();
+        let started = Instant::now();
+        let storage = tokio::task::spawn_blocking(move || crate::storage::Storage::open(options))
+            .await
+            .map_err(|error| ServeError::Server(std::io::Error::other(error)))??;
+        tracing::info!(
+            series = storage.stats().series,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "storage opened"
+        );
+        Arc::new(storage)
+    };
+    let metrics = Arc::new(SelfMetrics::new().with_storage(Arc::clone(&storage)));
     let tls = loaded.server.tls.as_ref().map(load_tls).transpose()?;
     let (listen, body_bytes_max) = (loaded.server.listen, loaded.server.request_body_bytes_max);
     let client_request_timeout = loaded.server.client_request_timeout;
@@ -84,6 +91,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         ready: Arc::clone(&ready),
         auth_cache: web::auth::AuthCache::default(),
         body_bytes_max,
+        storage: Arc::clone(&storage),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -130,11 +138,58 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         tracing::info!("stopping: finishing in-flight requests");
         handle.stop(true).await;
     });
+    let maintenance = tokio::spawn(maintain_storage(Arc::clone(&storage), reloader.subscribe()));
     ready.store(true, Ordering::Release);
     tracing::info!(%listen, "tandem is ready");
     server.await.map_err(ServeError::Server)?;
+    maintenance.abort();
+    let closing = Arc::clone(&storage);
+    let closed = tokio::task::spawn_blocking(move || closing.checkpoint()).await;
+    if let Ok(Err(error)) | Err(error) = closed.map_err(|join| crate::storage::StorageError::Io {
+        path: PathBuf::from("(shutdown)"),
+        source: std::io::Error::other(join),
+    }) {
+        tracing::error!(%error, "final storage checkpoint failed; the WAL will be replayed at the next start");
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Background storage work: checkpoints (catalog to SQLite, WAL truncation) every
+/// few seconds, sealing idle chunks and compacting the hot window every minute.
+async fn maintain_storage(
+    storage: Arc<crate::storage::Storage>,
+    configs: tokio::sync::watch::Receiver<Arc<Config>>,
+) {
+    let mut ticks = 0u64;
+    let mut interval = tokio::time::interval(Duration::from_secs(limits::CHECKPOINT_INTERVAL_SECS));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        ticks += 1;
+        let hot_window = configs.borrow().storage.hot_window;
+        let idle = configs.borrow().storage.limits.out_of_order_window;
+        let storage = Arc::clone(&storage);
+        let compact = ticks.is_multiple_of(limits::COMPACTION_EVERY_CHECKPOINTS);
+        let result =
+            tokio::task::spawn_blocking(move || -> Result<(), crate::storage::StorageError> {
+                let now_ms = crate::config::history::unix_millis(SystemTime::now());
+                if compact {
+                    // A series silent for longer than late samples may arrive is done with its chunk.
+                    storage.seal_idle(now_ms - idle.as_millis() as i64)?;
+                    storage.compact(now_ms - hot_window.as_millis() as i64)?;
+                }
+                storage.checkpoint()
+            })
+            .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "storage maintenance failed; retrying at the next tick")
+            }
+            Err(error) => tracing::error!(%error, "BUG: storage maintenance panicked"),
+        }
+    }
 }
 
 /// Headers that make every page safer to open: no sniffing, no framing, no inline
@@ -148,24 +203,6 @@ fn security_headers() -> DefaultHeaders {
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
         ))
-}
-
-/// Creates the data directory and takes an exclusive lock on it, so that two
-/// processes never write the same files.
-fn lock_data_dir(path: &Path) -> Result<File, ServeError> {
-    let data_dir_error = |source| ServeError::DataDir {
-        path: path.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(path).map_err(data_dir_error)?;
-    let lock = File::create(path.join("lock")).map_err(data_dir_error)?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::DataDirLocked {
-            path: path.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(error)) => Err(data_dir_error(error)),
-    }
 }
 
 fn load_tls(files: &config::TlsFiles) -> Result<rustls::ServerConfig, ServeError> {

@@ -15,7 +15,7 @@ mod validate;
 
 pub use file::{Diagnostic, SourceFile, line_column, suggest};
 pub use model::{LogFormat, LogLevel, MainFile};
-pub use validate::{AuthConfig, BasicUser, BearerToken, ServerConfig, TlsFiles};
+pub use validate::{AuthConfig, BasicUser, BearerToken, ServerConfig, StorageConfig, TlsFiles};
 
 use crate::limits;
 use rust_embed::RustEmbed;
@@ -60,6 +60,7 @@ pub struct Config {
     pub hash: ConfigHash,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    pub storage: StorageConfig,
     pub data_dir: PathBuf,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
@@ -120,6 +121,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         hash,
         server: validated.server,
         auth: validated.auth,
+        storage: validated.storage,
         data_dir: validated.data_dir,
         log_level: validated.log_level,
         log_format: validated.log_format,
@@ -276,6 +278,17 @@ pub fn hash_files(files: &[SourceFile]) -> ConfigHash {
         .map(|byte| format!("{byte:02x}"))
         .collect();
     ConfigHash(hex)
+}
+
+impl Config {
+    /// Storage options for this config's data directory.
+    pub fn storage_options(&self) -> crate::storage::StorageOptions {
+        let mut options = crate::storage::StorageOptions::new(&self.data_dir);
+        options.limits = self.storage.limits.clone();
+        options.hot_window = self.storage.hot_window;
+        options.hot_cache_bytes = self.storage.hot_cache_bytes;
+        options
+    }
 }
 
 /// The config rendered as one TOML text, each file under a `# file:` header, for

@@ -26,6 +26,34 @@ pub struct MainFile {
     /// What tandem logs and in which format.
     #[serde(default)]
     pub log: LogSection,
+    /// Bounds that protect stored data from runaway input.
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[limits]`: breaking one rejects only the offending series or sample.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Series stored in total; new series beyond it are refused.
+    #[serde(default = "default_series_max")]
+    pub series_max: u64,
+    /// Series with the same metric name: catches a label that carries an id or timestamp.
+    #[serde(default = "default_series_per_metric_max")]
+    pub series_per_metric_max: u64,
+    /// Labels on one series, `__name__` included.
+    #[serde(default = "default_labels_per_series_max")]
+    pub labels_per_series_max: usize,
+    /// Bytes in one label name.
+    #[serde(default = "default_label_name_bytes_max")]
+    pub label_name_bytes_max: usize,
+    /// Bytes in one label value.
+    #[serde(default = "default_label_value_bytes_max")]
+    pub label_value_bytes_max: usize,
+    /// How much older than a series' newest sample a sample may be and still be
+    /// accepted, e.g. `10m`. Older ones are rejected and counted.
+    #[serde(default = "default_out_of_order_window")]
+    pub out_of_order_window: Spanned<ConfigDuration>,
 }
 
 /// `[server]`
@@ -107,6 +135,16 @@ pub struct StorageSection {
     /// relative to the working directory. Changing it takes effect at the next restart.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Sealed chunks stay in the hot store (sled) this long before they are compacted
+    /// into SQLite blocks, e.g. `2h`.
+    #[serde(default = "default_hot_window")]
+    pub hot_window: Spanned<ConfigDuration>,
+    /// Memory for the hot store's page cache, e.g. `64MiB`.
+    #[serde(default = "default_hot_cache_bytes_max")]
+    pub hot_cache_bytes_max: ByteSize,
+    /// Largest body `POST /api/v1/import/prometheus` accepts (after decompression), e.g. `256MiB`.
+    #[serde(default = "default_import_body_bytes_max")]
+    pub import_body_bytes_max: ByteSize,
 }
 
 /// `[log]`
@@ -198,6 +236,53 @@ impl Default for StorageSection {
     fn default() -> Self {
         StorageSection {
             data_dir: default_data_dir(),
+            hot_window: default_hot_window(),
+            hot_cache_bytes_max: default_hot_cache_bytes_max(),
+            import_body_bytes_max: default_import_body_bytes_max(),
         }
     }
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            series_max: default_series_max(),
+            series_per_metric_max: default_series_per_metric_max(),
+            labels_per_series_max: default_labels_per_series_max(),
+            label_name_bytes_max: default_label_name_bytes_max(),
+            label_value_bytes_max: default_label_value_bytes_max(),
+            out_of_order_window: default_out_of_order_window(),
+        }
+    }
+}
+
+fn default_series_max() -> u64 {
+    2_000_000
+}
+fn default_series_per_metric_max() -> u64 {
+    200_000
+}
+fn default_labels_per_series_max() -> usize {
+    64
+}
+fn default_label_name_bytes_max() -> usize {
+    256
+}
+fn default_label_value_bytes_max() -> usize {
+    4096
+}
+fn default_out_of_order_window() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(std::time::Duration::from_secs(600)))
+}
+fn default_hot_window() -> Spanned<ConfigDuration> {
+    Spanned::new(
+        0..0,
+        ConfigDuration(std::time::Duration::from_secs(2 * 3600)),
+    )
+}
+fn default_hot_cache_bytes_max() -> ByteSize {
+    ByteSize(64 << 20)
+}
+fn default_import_body_bytes_max() -> ByteSize {
+    ByteSize(256 << 20)
 }

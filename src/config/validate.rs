@@ -75,7 +75,17 @@ impl fmt::Debug for BearerToken {
     }
 }
 
+/// `[storage]` and `[limits]` after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub limits: crate::storage::StorageLimits,
+    pub hot_window: std::time::Duration,
+    pub hot_cache_bytes: u64,
+    pub import_body_bytes_max: usize,
+}
+
 pub(super) struct Validated {
+    pub storage: StorageConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
     pub data_dir: PathBuf,
@@ -172,7 +182,37 @@ impl Checker<'_> {
             .data_dir
             .clone()
             .unwrap_or_else(|| parsed.storage.data_dir.clone());
+        let limits = &parsed.limits;
+        let window = limits.out_of_order_window.get_ref().0;
+        if window > std::time::Duration::from_secs(24 * 3600) {
+            self.error(
+                limits.out_of_order_window.span(),
+                "limits.out_of_order_window: at most 1d",
+            );
+        }
+        let hot_window = parsed.storage.hot_window.get_ref().0;
+        if hot_window < window {
+            self.error(
+                parsed.storage.hot_window.span(),
+                "storage.hot_window: must be at least limits.out_of_order_window, or late samples would land behind compacted data",
+            );
+        }
+        let storage = StorageConfig {
+            limits: crate::storage::StorageLimits {
+                series_max: limits.series_max,
+                series_per_metric_max: limits.series_per_metric_max,
+                labels_per_series_max: limits.labels_per_series_max,
+                label_name_bytes_max: limits.label_name_bytes_max,
+                label_value_bytes_max: limits.label_value_bytes_max,
+                out_of_order_window: window,
+            },
+            hot_window,
+            hot_cache_bytes: parsed.storage.hot_cache_bytes_max.0,
+            import_body_bytes_max: usize::try_from(parsed.storage.import_body_bytes_max.0)
+                .unwrap_or(usize::MAX),
+        };
         Validated {
+            storage,
             server,
             auth,
             data_dir,

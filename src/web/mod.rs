@@ -29,6 +29,7 @@ pub struct WebState {
     pub auth_cache: auth::AuthCache,
     /// `[server] request_body_bytes_max` as read at start.
     pub body_bytes_max: usize,
+    pub storage: Arc<crate::storage::Storage>,
 }
 
 /// Refuses a request whose declared body is larger than the server's limit before
@@ -89,6 +90,12 @@ pub fn configure(
             "/api/v1/status/buildinfo",
             web::get().to(api::status::buildinfo),
         )
+        .route("/api/v1/status/tsdb", web::get().to(api::status::tsdb))
+        .route(
+            "/api/v1/import/prometheus",
+            web::post().to(api::import::prometheus),
+        )
+        .route("/api/v1/admin/compact", web::post().to(api::admin::compact))
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .route("/", web::get().to(page::overview::show))
         .route("/config", web::get().to(page::config::versions))

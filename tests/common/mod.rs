@@ -101,6 +101,32 @@ impl Instance {
         }
     }
 
+    /// Starts a new process on the same config and data directories (after a kill).
+    pub fn respawn(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let port = free_port();
+        let stderr = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&self.stderr_path)
+            .expect("stderr file");
+        self.child = Command::new(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_dir)
+            .arg("--data")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn tandem");
+        self.port = port;
+        self.base_url = format!("http://127.0.0.1:{port}");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

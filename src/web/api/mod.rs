@@ -1,5 +1,7 @@
 //! The Prometheus-compatible HTTP API (`/api/v1/...`): JSON in Prometheus' envelope.
 
+pub mod admin;
+pub mod import;
 pub mod status;
 
 use actix_web::HttpResponse;

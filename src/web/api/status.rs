@@ -30,3 +30,43 @@ pub async fn buildinfo() -> HttpResponse {
         },
     }))
 }
+
+/// Head and cardinality statistics in Prometheus' `/api/v1/status/tsdb` shape.
+pub async fn tsdb(state: web::Data<WebState>) -> HttpResponse {
+    let storage = std::sync::Arc::clone(&state.storage);
+    let computed = web::block(move || {
+        (
+            storage.stats(),
+            storage.cardinality(crate::limits::TSDB_STATUS_TOP_MAX),
+        )
+    })
+    .await;
+    let Ok((stats, cardinality)) = computed else {
+        return super::error_response(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "computing statistics failed",
+        );
+    };
+    let entries = |list: &[(String, u64)]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|(name, value)| json!({ "name": name, "value": value }))
+            .collect()
+    };
+    HttpResponse::Ok().json(json!({
+        "status": "success",
+        "data": {
+            "headStats": {
+                "numSeries": stats.series,
+                "numLabelPairs": cardinality.label_pairs,
+                "chunkCount": stats.hot_chunks + stats.head_series,
+                "minTime": stats.min_time,
+                "maxTime": stats.max_time,
+            },
+            "seriesCountByMetricName": entries(&cardinality.series_by_metric),
+            "labelValueCountByLabelName": [],
+            "memoryInBytesByLabelName": [],
+            "seriesCountByLabelValuePair": entries(&cardinality.series_by_label_pair),
+        },
+    }))
+}

@@ -1,0 +1,331 @@
+//! Importing text exposition (Prometheus text or OpenMetrics, with timestamps) into
+//! storage: the engine behind `tandem import` and `POST /api/v1/import/prometheus`.
+//! Owns: the two-pass rule (a file with a bad line is refused whole, every bad line
+//! listed up to a cap, unless invalid lines are to be skipped), batching by series,
+//! and the cache from a line's series text to its `SeriesRef`.
+//! Does not: open files or sockets (callers hand it a reader) or store anything
+//! except through `Storage::resolve` and `Storage::append_refs`.
+
+use super::expfmt::{Entry, Format, ParseError, Parser, SampleLine};
+use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef};
+use crate::storage::{AppendOutcome, Durability, RejectReason, Storage, StorageError};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// Bad lines listed in an error; beyond it they are counted.
+pub const BAD_LINES_LISTED_MAX: usize = 100;
+
+/// Samples collected before they are appended as one batch (one WAL entry).
+const BATCH_SAMPLES: usize = 64 * 1024;
+
+/// A line longer than this is refused; a real exposition line is well under it.
+pub const LINE_BYTES_MAX: usize = 1 << 20;
+
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub format: Format,
+    /// Store the good lines and report the bad ones, instead of refusing the input.
+    pub skip_invalid: bool,
+    pub durability: Durability,
+    /// Timestamp for lines without one (milliseconds).
+    pub default_timestamp_ms: i64,
+}
+
+/// One line that could not be imported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BadLine {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(formatter, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub lines: u64,
+    pub bytes: u64,
+    pub samples: u64,
+    pub outcome: AppendOutcome,
+    /// Lines skipped (with `skip_invalid`), first `BAD_LINES_LISTED_MAX` of them.
+    pub skipped: Vec<BadLine>,
+    pub skipped_count: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{count} invalid line(s), nothing was imported:\n{}", render(.listed))]
+    Invalid { count: u64, listed: Vec<BadLine> },
+    #[error("reading the input: {0}")]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+fn render(lines: &[BadLine]) -> String {
+    lines
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Checks every line without storing anything; returns every problem (up to the cap)
+/// and the total count.
+pub fn validate(
+    reader: impl BufRead,
+    format: Format,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(u64, Vec<BadLine>), std::io::Error> {
+    let mut bad = Vec::new();
+    let mut count = 0u64;
+    for_each_line(reader, format, progress, &mut |line_number, result| {
+        let problem = match result {
+            Ok(Entry::Sample(sample)) => labels_of(&sample).err(),
+            Ok(_) => None,
+            Err(error) => Some(error.message.clone()),
+        };
+        if let Some(message) = problem {
+            count += 1;
+            if bad.len() < BAD_LINES_LISTED_MAX {
+                bad.push(BadLine {
+                    line: line_number,
+                    message,
+                });
+            }
+        }
+    })?;
+    Ok((count, bad))
+}
+
+/// The series labels of a parsed line, checked as storage requires.
+fn labels_of(sample: &SampleLine<'_>) -> Result<Labels, String> {
+    let name = sample.name();
+    let pairs = std::iter::once((METRIC_NAME.to_string(), name.into_owned())).chain(
+        sample
+            .labels()
+            .map(|(name, value)| (name.into_owned(), value.into_owned())),
+    );
+    Labels::new_series(pairs).map_err(|error| error.to_string())
+}
+
+/// Runs `visit` on every line's parse result, with 1-based line numbers. Reports bytes
+/// read to `progress` every few thousand lines.
+fn for_each_line(
+    mut reader: impl BufRead,
+    format: Format,
+    progress: &mut dyn FnMut(u64),
+    visit: &mut dyn FnMut(usize, Result<Entry<'_>, &ParseError>),
+) -> Result<(), std::io::Error> {
+    let mut parser = Parser::new(format);
+    let mut buffer = Vec::with_capacity(4096);
+    let mut bytes = 0u64;
+    let mut line_number = 0usize;
+    loop {
+        buffer.clear();
+        let read = std::io::Read::take(&mut reader, LINE_BYTES_MAX as u64 + 1)
+            .read_until(b'\n', &mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        bytes += read as u64;
+        line_number += 1;
+        if line_number.is_multiple_of(8192) {
+            progress(bytes);
+        }
+        if buffer.len() > LINE_BYTES_MAX {
+            let error = ParseError {
+                line: line_number,
+                column: 1,
+                message: format!("line longer than {LINE_BYTES_MAX} bytes"),
+            };
+            visit(line_number, Err(&error));
+            // Skip the rest of the over-long line.
+            while !buffer.ends_with(b"\n") {
+                buffer.clear();
+                if std::io::Read::take(&mut reader, LINE_BYTES_MAX as u64)
+                    .read_until(b'\n', &mut buffer)?
+                    == 0
+                {
+                    break;
+                }
+            }
+            continue;
+        }
+        let text = match std::str::from_utf8(&buffer) {
+            Ok(text) => text.trim_end_matches('\n'),
+            Err(error) => {
+                let parse_error = ParseError {
+                    line: line_number,
+                    column: error.valid_up_to() + 1,
+                    message: "invalid UTF-8".to_string(),
+                };
+                visit(line_number, Err(&parse_error));
+                continue;
+            }
+        };
+        match parser.next_line(text) {
+            Ok(entry) => visit(line_number, Ok(entry)),
+            Err(error) => visit(line_number, Err(&error)),
+        }
+    }
+    progress(bytes);
+    if let Err(error) = parser.finish() {
+        visit(line_number + 1, Err(&error));
+    }
+    Ok(())
+}
+
+/// Imports every line. Without `skip_invalid` the caller must have run `validate`
+/// first (a line that fails here is then a bug, reported as invalid).
+pub fn import(
+    reader: impl BufRead,
+    storage: &Storage,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let mut state = ImportState {
+        storage,
+        options,
+        cache: HashMap::new(),
+        batch: Vec::new(),
+        batch_index: HashMap::new(),
+        batch_samples: 0,
+        report: ImportReport::default(),
+        storage_error: None,
+    };
+    let mut invalid: Vec<BadLine> = Vec::new();
+    let mut invalid_count = 0u64;
+    for_each_line(
+        reader,
+        options.format,
+        progress,
+        &mut |line_number, result| {
+            if state.storage_error.is_some() {
+                return;
+            }
+            state.report.lines = line_number as u64;
+            let problem = match result {
+                Ok(Entry::Sample(sample)) => state.add(&sample).err(),
+                Ok(_) => None,
+                Err(error) => Some(error.message.clone()),
+            };
+            if let Some(message) = problem {
+                invalid_count += 1;
+                if invalid.len() < BAD_LINES_LISTED_MAX {
+                    invalid.push(BadLine {
+                        line: line_number,
+                        message,
+                    });
+                }
+            }
+        },
+    )?;
+    if let Some(error) = state.storage_error.take() {
+        return Err(error.into());
+    }
+    state.flush()?;
+    if let Some(error) = state.storage_error.take() {
+        return Err(error.into());
+    }
+    if options.durability == Durability::Sync {
+        // Batches were written without waiting; one fsync covers them all.
+        storage.sync()?;
+    }
+    if options.skip_invalid {
+        state.report.skipped = invalid;
+        state.report.skipped_count = invalid_count;
+    } else if invalid_count > 0 {
+        return Err(ImportError::Invalid {
+            count: invalid_count,
+            listed: invalid,
+        });
+    }
+    Ok(state.report)
+}
+
+struct ImportState<'a> {
+    storage: &'a Storage,
+    options: &'a ImportOptions,
+    /// A line's series text (identical series print identically) → its ref, or the
+    /// reason the series was refused, so each series is resolved once.
+    cache: HashMap<Box<str>, Result<SeriesRef, RejectReason>>,
+    batch: Vec<(SeriesRef, Vec<Sample>)>,
+    batch_index: HashMap<SeriesRef, usize>,
+    batch_samples: usize,
+    report: ImportReport,
+    storage_error: Option<StorageError>,
+}
+
+impl ImportState<'_> {
+    fn add(&mut self, line: &SampleLine<'_>) -> Result<(), String> {
+        let key = line.series_key();
+        let resolved = match self.cache.get(key) {
+            Some(resolved) => resolved.clone(),
+            None => {
+                let labels = labels_of(line)?;
+                let resolved = self.storage.resolve(&labels);
+                self.cache.insert(key.into(), resolved.clone());
+                resolved
+            }
+        };
+        let sample = Sample {
+            t: line
+                .timestamp_ms()
+                .unwrap_or(self.options.default_timestamp_ms),
+            v: line.value(),
+        };
+        self.report.samples += 1;
+        let series = match resolved {
+            Ok(series) => series,
+            Err(reason) => {
+                let labels = labels_of(line).unwrap_or_default();
+                let refused = AppendOutcome {
+                    rejected: 1,
+                    rejections: vec![crate::storage::Rejection {
+                        series: labels,
+                        sample: Some(sample),
+                        samples: 1,
+                        reason,
+                    }],
+                    ..AppendOutcome::default()
+                };
+                self.report.outcome.merge(refused);
+                return Ok(());
+            }
+        };
+        let index = *self.batch_index.entry(series).or_insert_with(|| {
+            self.batch.push((series, Vec::new()));
+            self.batch.len() - 1
+        });
+        self.batch[index].1.push(sample);
+        self.batch_samples += 1;
+        if self.batch_samples >= BATCH_SAMPLES
+            && let Err(error) = self.flush()
+        {
+            self.storage_error = Some(error);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<(SeriesRef, &[Sample])> = self
+            .batch
+            .iter()
+            .map(|(series, samples)| (*series, samples.as_slice()))
+            .collect();
+        let outcome = self.storage.append_refs(&refs, Durability::Background)?;
+        self.report.outcome.merge(outcome);
+        self.batch.clear();
+        self.batch_index.clear();
+        self.batch_samples = 0;
+        Ok(())
+    }
+}

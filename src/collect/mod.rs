@@ -1,0 +1,7 @@
+//! Everything that produces samples: parsers of the exposition formats, importers,
+//! and (with the collectors issue) host metrics, scrapes and probes.
+//! Owns: turning outside input into `Labels` and `Sample`s for `storage::Storage::append`.
+//! Does not: store anything itself, or block on storage.
+
+pub mod expfmt;
+pub mod import;

@@ -1,0 +1,340 @@
+//! The SQLite side of storage: the persisted series catalog and compacted blocks.
+//! Owns: `<data_dir>/storage.sqlite` (schema in docs/format/storage-sqlite.md).
+//! Does not: decide what to compact (`compact.rs`) or decode blocks.
+//!
+//! One writer connection and a small pool of reader connections: SQLite in WAL mode
+//! lets readers run while the compactor writes.
+
+use crate::model::{Label, Labels, SeriesRef};
+use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub const STORAGE_FILE: &str = "storage.sqlite";
+const SCHEMA_VERSION: i64 = 1;
+/// Reader connections kept open; more concurrent readers open their own.
+const READERS_KEPT: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ColdError {
+    #[error("storage database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "storage database was written by a newer tandem (schema {0}, this build knows {SCHEMA_VERSION})"
+    )]
+    NewerSchema(i64),
+    #[error("storage database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("storage database: stored labels of series {series} are invalid: {message}")]
+    BadLabels { series: u64, message: String },
+}
+
+/// A compacted block as stored: one series, a time range, framed encoded samples.
+#[derive(Clone, Debug)]
+pub struct StoredBlock {
+    pub id: i64,
+    pub series: SeriesRef,
+    pub min_t: i64,
+    pub max_t: i64,
+    pub count: u32,
+    pub data: Vec<u8>,
+}
+
+pub struct Cold {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, ColdError> {
+    let open_error = |source| ColdError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let connection = Connection::open(path).map_err(open_error)?;
+    // NORMAL under WAL: a power cut may lose the last commits but never corrupts;
+    // what a client was promised durable is in the sled WAL until compacted here,
+    // and compaction fsyncs (checkpoint) before it deletes anything from sled.
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(open_error)?;
+    Ok(connection)
+}
+
+pub fn encode_labels(labels: &Labels) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(labels.len() * 24);
+    for label in labels.iter() {
+        for part in [&label.name, &label.value] {
+            let length = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            bytes.extend_from_slice(&length.to_le_bytes());
+            bytes.extend_from_slice(part.as_bytes());
+        }
+    }
+    bytes
+}
+
+pub fn decode_labels(mut bytes: &[u8]) -> Result<Labels, String> {
+    let mut labels = Vec::new();
+    let take = |bytes: &mut &[u8]| -> Result<String, String> {
+        let length_bytes: [u8; 4] = bytes
+            .get(..4)
+            .and_then(|slice| slice.try_into().ok())
+            .ok_or("truncated length")?;
+        let length = u32::from_le_bytes(length_bytes) as usize;
+        let text = bytes.get(4..4 + length).ok_or("truncated string")?;
+        let text = String::from_utf8(text.to_vec()).map_err(|error| error.to_string())?;
+        *bytes = &bytes[4 + length..];
+        Ok(text)
+    };
+    while !bytes.is_empty() {
+        let name = take(&mut bytes)?;
+        let value = take(&mut bytes)?;
+        labels.push(Label { name, value });
+    }
+    Labels::new(labels.into_iter().map(|label| (label.name, label.value)))
+        .map_err(|error| error.to_string())
+}
+
+impl Cold {
+    pub fn open(data_dir: &Path) -> Result<Cold, ColdError> {
+        let path = data_dir.join(STORAGE_FILE);
+        let writer = open_connection(&path)?;
+        let found: i64 = writer.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(ColdError::NewerSchema(found));
+        }
+        writer.execute_batch(
+            "CREATE TABLE IF NOT EXISTS series (
+                id INTEGER PRIMARY KEY,
+                labels BLOB NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS block (
+                id INTEGER PRIMARY KEY,
+                series_id INTEGER NOT NULL,
+                min_t INTEGER NOT NULL,
+                max_t INTEGER NOT NULL,
+                sample_count INTEGER NOT NULL,
+                data BLOB NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS block_by_series ON block (series_id, min_t);
+             CREATE TABLE IF NOT EXISTS quarantined_block (
+                id INTEGER PRIMARY KEY,
+                series_id INTEGER NOT NULL,
+                min_t INTEGER NOT NULL,
+                max_t INTEGER NOT NULL,
+                data BLOB NOT NULL,
+                reason TEXT NOT NULL
+             );
+             PRAGMA user_version = 1;",
+        )?;
+        Ok(Cold {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn with_reader<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, ColdError>,
+    ) -> Result<T, ColdError> {
+        let pooled = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => open_connection(&self.path)?,
+        };
+        let result = read(&connection);
+        let mut readers = self
+            .readers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if readers.len() < READERS_KEPT {
+            readers.push(connection);
+        }
+        result
+    }
+
+    pub fn persist_series(&self, series: &[(SeriesRef, Labels)]) -> Result<(), ColdError> {
+        if series.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.writer();
+        let transaction = writer.transaction()?;
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)")?;
+            for (series, labels) in series {
+                insert.execute(params![series.0 as i64, encode_labels(labels)])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    pub fn load_series(&self) -> Result<Vec<(SeriesRef, Labels)>, ColdError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare("SELECT id, labels FROM series ORDER BY id")?;
+            let mut rows = statement.query([])?;
+            let mut series = Vec::new();
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                let bytes: Vec<u8> = row.get(1)?;
+                let labels = decode_labels(&bytes).map_err(|message| ColdError::BadLabels {
+                    series: id as u64,
+                    message,
+                })?;
+                series.push((SeriesRef(id as u64), labels));
+            }
+            Ok(series)
+        })
+    }
+
+    /// Blocks of `series` overlapping `[mint, maxt]`, in time order.
+    pub fn blocks_of(
+        &self,
+        series: SeriesRef,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<StoredBlock>, ColdError> {
+        self.with_reader(|connection| blocks_in(connection, series, mint, maxt))
+    }
+
+    /// Newest timestamp per series over all blocks, for restoring the head at start.
+    pub fn block_time_ranges(&self) -> Result<Vec<(SeriesRef, i64, i64)>, ColdError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT series_id, MIN(min_t), MAX(max_t) FROM block GROUP BY series_id",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    SeriesRef(row.get::<_, i64>(0)? as u64),
+                    row.get(1)?,
+                    row.get(2)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// In one transaction: deletes the blocks `replaced`, inserts `blocks`.
+    pub fn replace_blocks(
+        &self,
+        replaced: &[i64],
+        blocks: &[StoredBlock],
+    ) -> Result<(), ColdError> {
+        let mut writer = self.writer();
+        let transaction = writer.transaction()?;
+        {
+            let mut delete = transaction.prepare_cached("DELETE FROM block WHERE id = ?1")?;
+            for id in replaced {
+                delete.execute([id])?;
+            }
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO block (series_id, min_t, max_t, sample_count, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for block in blocks {
+                insert.execute(params![
+                    block.series.0 as i64,
+                    block.min_t,
+                    block.max_t,
+                    block.count,
+                    block.data
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Moves a damaged block aside so reads skip it.
+    pub fn quarantine_block(&self, id: i64, reason: &str) -> Result<(), ColdError> {
+        let mut writer = self.writer();
+        let transaction = writer.transaction()?;
+        transaction.execute(
+            "INSERT INTO quarantined_block (series_id, min_t, max_t, data, reason)
+             SELECT series_id, min_t, max_t, data, ?2 FROM block WHERE id = ?1",
+            params![id, reason],
+        )?;
+        transaction.execute("DELETE FROM block WHERE id = ?1", [id])?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Writes the WAL into the main file and truncates it, so the bytes on disk are the
+    /// data's real size (and a compaction's result is fsynced before sled forgets it).
+    pub fn checkpoint(&self) -> Result<(), ColdError> {
+        self.writer()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
+    }
+
+    /// Bytes of the database file and its WAL.
+    pub fn size_on_disk(&self) -> u64 {
+        let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|metadata| metadata.len())
+            .sum()
+    }
+}
+
+fn blocks_in(
+    connection: &Connection,
+    series: SeriesRef,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<StoredBlock>, ColdError> {
+    let mut statement = connection.prepare_cached(
+        "SELECT id, min_t, max_t, sample_count, data FROM block
+         WHERE series_id = ?1 AND max_t >= ?2 AND min_t <= ?3 ORDER BY min_t, id",
+    )?;
+    let rows = statement.query_map(params![series.0 as i64, mint, maxt], |row| {
+        Ok(StoredBlock {
+            id: row.get(0)?,
+            series,
+            min_t: row.get(1)?,
+            max_t: row.get(2)?,
+            count: row.get(3)?,
+            data: row.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_and_series_persist() {
+        let labels = Labels::new_series([("__name__", "up"), ("job", "a b")]).expect("labels");
+        assert_eq!(decode_labels(&encode_labels(&labels)), Ok(labels.clone()));
+        assert!(decode_labels(&[1, 0, 0]).is_err());
+        let dir = tempfile::tempdir().expect("temp");
+        let cold = Cold::open(dir.path()).expect("open");
+        cold.persist_series(&[(SeriesRef(3), labels.clone())])
+            .expect("persist");
+        cold.persist_series(&[(SeriesRef(3), labels.clone())])
+            .expect("idempotent");
+        assert_eq!(
+            cold.load_series().expect("load"),
+            vec![(SeriesRef(3), labels)]
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! Compaction: sealed chunks leave sled for SQLite, re-encoded with pco as one block
+//! per series and UTC day.
+//! Owns: when data moves, the period of a block, merging partial blocks of a day,
+//! and quarantining chunks or blocks that fail their checksum.
+//! Does not: choose tiers or retention (the tiers issue adds rollups here).
+
+use super::cold::StoredBlock;
+use super::{Storage, StorageError, chunk, decode_framed};
+use crate::model::{Sample, SeriesRef};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+/// A block holds one series for one UTC day: long enough for pco to find the
+/// structure of a series, short enough that retention can drop whole blocks.
+pub const BLOCK_PERIOD_MS: i64 = 24 * 3600 * 1000;
+
+/// Series compacted per SQLite transaction.
+const SERIES_PER_TRANSACTION: usize = 512;
+
+/// What one compaction did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    pub chunks: u64,
+    pub samples: u64,
+    pub blocks_written: u64,
+}
+
+#[derive(Clone)]
+struct SeriesWork {
+    series: SeriesRef,
+    keys: Vec<sled::IVec>,
+    samples: Vec<Sample>,
+}
+
+impl Storage {
+    /// Moves every sealed chunk whose last sample is older than `before_t` into
+    /// SQLite blocks. With `i64::MAX`, all sealed chunks move (`finish_offline`,
+    /// `POST /api/v1/admin/compact`).
+    pub fn compact(&self, before_t: i64) -> Result<CompactionReport, StorageError> {
+        let _maintenance = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.persist_catalog()?;
+        let mut report = CompactionReport::default();
+        let mut batch: Vec<SeriesWork> = Vec::new();
+        let mut compacted_keys: Vec<sled::IVec> = Vec::new();
+        self.compact_staged(&mut report)?;
+        let mut current: Option<SeriesWork> = None;
+        for item in self.hot.chunk_index() {
+            let (key, series, _) = item?;
+            if current.as_ref().is_some_and(|work| work.series != series) {
+                batch.extend(current.take());
+                if batch.len() >= SERIES_PER_TRANSACTION {
+                    self.write_blocks(
+                        std::mem::take(&mut batch),
+                        &mut compacted_keys,
+                        &mut report,
+                    )?;
+                }
+            }
+            let work = current.get_or_insert_with(|| SeriesWork {
+                series,
+                keys: Vec::new(),
+                samples: Vec::new(),
+            });
+            let Some(value) = self.hot.chunk_get(&key)? else {
+                continue;
+            };
+            match decode_framed(&value) {
+                Ok(samples) if samples.last().is_some_and(|last| last.t < before_t) => {
+                    report.chunks += 1;
+                    work.samples = super::querier_merge(std::mem::take(&mut work.samples), samples);
+                    work.keys.push(key);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(series = series.0, %error, "corrupt chunk quarantined");
+                    self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+                    self.hot.quarantine_chunk(&key)?;
+                }
+            }
+        }
+        batch.extend(current.take());
+        self.write_blocks(batch, &mut compacted_keys, &mut report)?;
+        if !compacted_keys.is_empty() {
+            // Blocks must be on disk before sled forgets the chunks.
+            self.cold.checkpoint()?;
+            self.hot.chunk_remove_all(&compacted_keys)?;
+            self.hot.flush()?;
+        }
+        self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .chunks_compacted
+            .fetch_add(report.chunks, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// Compacts chunks staged in memory by an offline import (see `Storage::store_sealed`).
+    fn compact_staged(&self, report: &mut CompactionReport) -> Result<(), StorageError> {
+        let staged = std::mem::take(
+            &mut *self
+                .staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.staged_bytes.store(0, Ordering::Relaxed);
+        let mut by_series: BTreeMap<SeriesRef, Vec<Sample>> = BTreeMap::new();
+        for chunk in staged {
+            report.chunks += 1;
+            match super::chunk_samples(&chunk.bytes) {
+                Ok(samples) => {
+                    let merged = super::querier_merge(
+                        by_series.remove(&chunk.series).unwrap_or_default(),
+                        samples,
+                    );
+                    by_series.insert(chunk.series, merged);
+                }
+                Err(error) => {
+                    panic!("BUG: a chunk sealed in this process does not decode: {error}")
+                }
+            }
+        }
+        let mut no_keys = Vec::new();
+        let works: Vec<SeriesWork> = by_series
+            .into_iter()
+            .map(|(series, samples)| SeriesWork {
+                series,
+                keys: Vec::new(),
+                samples,
+            })
+            .collect();
+        for batch in works.chunks(SERIES_PER_TRANSACTION) {
+            self.write_blocks(batch.to_vec(), &mut no_keys, report)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of chunks staged for compaction.
+    pub fn staged_bytes(&self) -> u64 {
+        self.staged_bytes.load(Ordering::Relaxed)
+    }
+
+    fn write_blocks(
+        &self,
+        batch: Vec<SeriesWork>,
+        compacted_keys: &mut Vec<sled::IVec>,
+        report: &mut CompactionReport,
+    ) -> Result<(), StorageError> {
+        let mut replaced = Vec::new();
+        let mut blocks = Vec::new();
+        for work in batch {
+            if work.samples.is_empty() {
+                continue;
+            }
+            report.samples += work.samples.len() as u64;
+            let mut by_period: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
+            for sample in work.samples {
+                by_period
+                    .entry(sample.t.div_euclid(BLOCK_PERIOD_MS))
+                    .or_default()
+                    .push(sample);
+            }
+            for (period, samples) in by_period {
+                let start = period * BLOCK_PERIOD_MS;
+                let end = start + BLOCK_PERIOD_MS - 1;
+                let mut merged = samples;
+                for block in self.cold.blocks_of(work.series, start, end)? {
+                    // Only blocks wholly inside the period are merged; there are no others.
+                    match decode_framed(&block.data) {
+                        Ok(stored) => merged = super::querier_merge(merged, stored),
+                        Err(error) => {
+                            tracing::error!(series = work.series.0, block = block.id, %error, "corrupt block quarantined");
+                            self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+                            self.cold.quarantine_block(block.id, &error.to_string())?;
+                            continue;
+                        }
+                    }
+                    replaced.push(block.id);
+                }
+                blocks.push(encode_block(work.series, &merged)?);
+            }
+            compacted_keys.extend(work.keys);
+        }
+        report.blocks_written += blocks.len() as u64;
+        self.cold.replace_blocks(&replaced, &blocks)?;
+        Ok(())
+    }
+}
+
+fn encode_block(series: SeriesRef, samples: &[Sample]) -> Result<StoredBlock, StorageError> {
+    let timestamps: Vec<i64> = samples.iter().map(|sample| sample.t).collect();
+    let values: Vec<f64> = samples.iter().map(|sample| sample.v).collect();
+    let payload = chunk::pco::encode(&timestamps, &values).map_err(|error| StorageError::Io {
+        path: std::path::PathBuf::from("(block encoder)"),
+        source: std::io::Error::other(error.to_string()),
+    })?;
+    let data = chunk::frame(chunk::Encoding::Pco, &payload);
+    // Check what crosses to disk: the block must decode to exactly what was encoded.
+    let check = decode_framed(&data);
+    assert!(
+        check
+            .as_ref()
+            .is_ok_and(|decoded| decoded.len() == samples.len()
+                && decoded.iter().zip(samples).all(|(a, b)| a.bit_eq(b))),
+        "BUG: pco block for series {} does not round-trip ({} samples): {:?}",
+        series.0,
+        samples.len(),
+        check.err()
+    );
+    Ok(StoredBlock {
+        id: 0,
+        series,
+        min_t: timestamps.first().copied().unwrap_or(0),
+        max_t: timestamps.last().copied().unwrap_or(0),
+        count: u32::try_from(samples.len()).unwrap_or(u32::MAX),
+        data,
+    })
+}

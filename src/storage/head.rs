@@ -1,0 +1,483 @@
+//! The head: per-series open chunks in memory, compressed as samples arrive.
+//! Owns: in-order and out-of-order acceptance rules, duplicate detection, when a
+//! chunk is sealed, and the WAL position each open chunk still depends on.
+//! Does not: write anything to disk (sealed chunks are returned to the caller).
+//!
+//! Series live in shards, each behind its own mutex, so appends to different series
+//! run in parallel; a series' index within its shard is `ref / SHARDS`.
+
+use super::chunk::xor::XorAppender;
+use crate::limits;
+use crate::model::{Sample, SeriesRef};
+use std::sync::Mutex;
+
+const SHARDS: usize = 64;
+
+/// Why the head refused a sample.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeadRejection {
+    /// Older than the newest sample minus the out-of-order window.
+    TooOld { newest_t: i64, window_ms: i64 },
+    /// Same timestamp as a stored sample, different value.
+    DuplicateTimestamp { stored: f64 },
+}
+
+/// A chunk that left the head, to be written to the hot store.
+#[derive(Clone, Debug)]
+pub struct SealedChunk {
+    pub series: SeriesRef,
+    pub start_t: i64,
+    pub newest_t: i64,
+    /// The XOR encoding (unframed).
+    pub bytes: Vec<u8>,
+}
+
+/// What a query needs from the head for one series.
+#[derive(Clone, Debug, Default)]
+pub struct HeadSnapshot {
+    /// The open in-order chunk's encoding, when it has samples.
+    pub open_chunk: Option<Vec<u8>>,
+    pub open_range: Option<(i64, i64)>,
+    /// Out-of-order samples not yet sealed, sorted by time.
+    pub out_of_order: Vec<Sample>,
+}
+
+struct MemSeries {
+    open: XorAppender,
+    /// WAL sequence of the first sample in `open` (meaningful when it has samples).
+    open_wal_seq: u64,
+    /// Newest in-order timestamp ever accepted, and its value.
+    newest_t: i64,
+    newest_v: f64,
+    oldest_t: i64,
+    out_of_order: Vec<Sample>,
+    out_of_order_wal_seq: u64,
+}
+
+impl MemSeries {
+    fn new() -> MemSeries {
+        MemSeries {
+            open: XorAppender::new(),
+            open_wal_seq: 0,
+            newest_t: i64::MIN,
+            newest_v: 0.0,
+            oldest_t: i64::MAX,
+            out_of_order: Vec::new(),
+            out_of_order_wal_seq: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    series: Vec<Option<MemSeries>>,
+}
+
+/// Outcome of appending one series' samples.
+#[derive(Debug, Default)]
+pub struct HeadAppend {
+    pub accepted: Vec<Sample>,
+    /// Samples equal to a stored one: accepted without storing them again.
+    pub unchanged: usize,
+    pub rejected: Vec<(Sample, HeadRejection)>,
+}
+
+pub struct Head {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head::new()
+    }
+}
+
+fn slot(series: SeriesRef) -> (usize, usize) {
+    (
+        (series.0 % SHARDS as u64) as usize,
+        (series.0 / SHARDS as u64) as usize,
+    )
+}
+
+impl Head {
+    pub fn new() -> Head {
+        Head {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+
+    fn shard(&self, index: usize) -> std::sync::MutexGuard<'_, Shard> {
+        // A panic mid-append leaves at worst one series' open chunk short; serving on
+        // is better than refusing every later append.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends `samples` (any order) to `series`. Chunks sealed on the way are handed to
+    /// `sealed` while the series is still locked, so a reader never finds a sample in
+    /// neither the head nor the hot store. `wal_seq` is the WAL entry holding them;
+    /// `stored_at(t)` answers whether a sealed chunk already holds a sample at `t`, and
+    /// is asked only for out-of-order samples older than the open chunk.
+    pub fn append(
+        &self,
+        series: SeriesRef,
+        samples: &[Sample],
+        wal_seq: u64,
+        window_ms: i64,
+        sealed: &mut dyn FnMut(SealedChunk),
+        stored_at: &mut dyn FnMut(i64) -> Option<f64>,
+    ) -> HeadAppend {
+        let (shard_index, index) = slot(series);
+        let mut shard = self.shard(shard_index);
+        if shard.series.len() <= index {
+            shard.series.resize_with(index + 1, || None);
+        }
+        let memory = shard.series[index].get_or_insert_with(MemSeries::new);
+        let mut result = HeadAppend::default();
+        for sample in samples {
+            append_one(
+                memory,
+                series,
+                *sample,
+                wal_seq,
+                window_ms,
+                sealed,
+                stored_at,
+                &mut result,
+            );
+        }
+        result
+    }
+
+    /// Copies what the head holds for `series` overlapping `[mint, maxt]`.
+    pub fn snapshot(&self, series: SeriesRef, mint: i64, maxt: i64) -> HeadSnapshot {
+        let (shard_index, index) = slot(series);
+        let shard = self.shard(shard_index);
+        let Some(Some(memory)) = shard.series.get(index) else {
+            return HeadSnapshot::default();
+        };
+        let mut snapshot = HeadSnapshot::default();
+        if let (Some(first), Some(last)) = (memory.open.first_t(), memory.open.last_t())
+            && first <= maxt
+            && last >= mint
+        {
+            snapshot.open_chunk = Some(memory.open.bytes().to_vec());
+            snapshot.open_range = Some((first, last));
+        }
+        snapshot.out_of_order = memory
+            .out_of_order
+            .iter()
+            .filter(|sample| sample.t >= mint && sample.t <= maxt)
+            .copied()
+            .collect();
+        snapshot
+    }
+
+    /// Starts `series` as if `newest` had been appended and sealed, so that WAL replay
+    /// after a restart recognises samples already in sealed chunks as duplicates.
+    pub fn restore_newest(&self, series: SeriesRef, oldest_t: i64, newest: Sample) {
+        let (shard_index, index) = slot(series);
+        let mut shard = self.shard(shard_index);
+        if shard.series.len() <= index {
+            shard.series.resize_with(index + 1, || None);
+        }
+        let memory = shard.series[index].get_or_insert_with(MemSeries::new);
+        if newest.t > memory.newest_t {
+            memory.newest_t = newest.t;
+            memory.newest_v = newest.v;
+        }
+        memory.oldest_t = memory.oldest_t.min(oldest_t);
+    }
+
+    /// Seals every open chunk and out-of-order buffer whose newest sample is older than
+    /// `before_t` (all of them with `i64::MAX`), so idle series stop pinning the WAL.
+    pub fn seal_idle(&self, before_t: i64, sealed: &mut dyn FnMut(SealedChunk)) {
+        for (shard_index, shard) in self.shards.iter().enumerate() {
+            let mut shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (index, memory) in shard.series.iter_mut().enumerate() {
+                let Some(memory) = memory else { continue };
+                let series = SeriesRef((index * SHARDS + shard_index) as u64);
+                if memory.open.last_t().is_some_and(|last| last < before_t) {
+                    seal_open(memory, series, 0, sealed);
+                }
+                if memory
+                    .out_of_order
+                    .last()
+                    .is_some_and(|last| last.t < before_t)
+                {
+                    seal_out_of_order(memory, series, sealed);
+                }
+            }
+        }
+    }
+
+    /// The oldest WAL sequence any unsealed sample still depends on.
+    pub fn wal_low_watermark(&self) -> Option<u64> {
+        let mut lowest: Option<u64> = None;
+        for shard in self.shards.iter() {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for memory in shard.series.iter().flatten() {
+                if memory.open.count() > 0 {
+                    lowest = Some(
+                        lowest.map_or(memory.open_wal_seq, |low| low.min(memory.open_wal_seq)),
+                    );
+                }
+                if !memory.out_of_order.is_empty() {
+                    let seq = memory.out_of_order_wal_seq;
+                    lowest = Some(lowest.map_or(seq, |low| low.min(seq)));
+                }
+            }
+        }
+        lowest
+    }
+
+    /// (series with samples, samples held, bytes of open chunks).
+    pub fn stats(&self) -> (u64, u64, u64) {
+        let (mut series, mut samples, mut bytes) = (0, 0, 0);
+        for shard in self.shards.iter() {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for memory in shard.series.iter().flatten() {
+                series += 1;
+                samples += (memory.open.count() + memory.out_of_order.len()) as u64;
+                bytes += memory.open.bytes().len() as u64;
+            }
+        }
+        (series, samples, bytes)
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // One sample's full context; called only from `Head::append`.
+fn append_one(
+    memory: &mut MemSeries,
+    series: SeriesRef,
+    sample: Sample,
+    wal_seq: u64,
+    window_ms: i64,
+    sealed: &mut dyn FnMut(SealedChunk),
+    stored_at: &mut dyn FnMut(i64) -> Option<f64>,
+    result: &mut HeadAppend,
+) {
+    if sample.t > memory.newest_t {
+        let span_full = memory
+            .open
+            .first_t()
+            .is_some_and(|first| sample.t - first >= limits::CHUNK_SPAN_MS_MAX);
+        if memory.open.count() >= limits::CHUNK_SAMPLES_MAX || span_full {
+            seal_open(memory, series, wal_seq, sealed);
+        }
+        if memory.open.count() == 0 {
+            memory.open_wal_seq = wal_seq;
+        }
+        memory.open.append(sample.t, sample.v);
+        memory.newest_t = sample.t;
+        memory.newest_v = sample.v;
+        memory.oldest_t = memory.oldest_t.min(sample.t);
+        result.accepted.push(sample);
+        return;
+    }
+    if sample.t == memory.newest_t {
+        duplicate(memory.newest_v, sample, result);
+        return;
+    }
+    if sample.t < memory.newest_t.saturating_sub(window_ms) {
+        result.rejected.push((
+            sample,
+            HeadRejection::TooOld {
+                newest_t: memory.newest_t,
+                window_ms,
+            },
+        ));
+        return;
+    }
+    // Out of order but within the window: check every place a sample at this
+    // timestamp could already be, then keep it in the sorted out-of-order buffer.
+    if let Some(stored) = stored_in_open(memory, sample.t).or_else(|| {
+        let in_buffer = memory
+            .out_of_order
+            .binary_search_by_key(&sample.t, |s| s.t)
+            .ok();
+        in_buffer.map(|position| memory.out_of_order[position].v)
+    }) {
+        duplicate(stored, sample, result);
+        return;
+    }
+    let before_open = memory.open.first_t().is_none_or(|first| sample.t < first);
+    if before_open && let Some(stored) = stored_at(sample.t) {
+        duplicate(stored, sample, result);
+        return;
+    }
+    if memory.out_of_order.len() >= limits::CHUNK_SAMPLES_MAX {
+        seal_out_of_order(memory, series, sealed);
+    }
+    if memory.out_of_order.is_empty() {
+        memory.out_of_order_wal_seq = wal_seq;
+    }
+    let position = memory.out_of_order.partition_point(|s| s.t < sample.t);
+    memory.out_of_order.insert(position, sample);
+    memory.oldest_t = memory.oldest_t.min(sample.t);
+    result.accepted.push(sample);
+}
+
+fn duplicate(stored: f64, sample: Sample, result: &mut HeadAppend) {
+    if stored.to_bits() == sample.v.to_bits() {
+        result.unchanged += 1;
+    } else {
+        result
+            .rejected
+            .push((sample, HeadRejection::DuplicateTimestamp { stored }));
+    }
+}
+
+fn stored_in_open(memory: &MemSeries, t: i64) -> Option<f64> {
+    let first = memory.open.first_t()?;
+    if t < first {
+        return None;
+    }
+    super::chunk_samples(memory.open.bytes())
+        .ok()?
+        .into_iter()
+        .find(|sample| sample.t == t)
+        .map(|sample| sample.v)
+}
+
+fn seal_open(
+    memory: &mut MemSeries,
+    series: SeriesRef,
+    next_wal_seq: u64,
+    sealed: &mut dyn FnMut(SealedChunk),
+) {
+    let (Some(start_t), Some(newest_t)) = (memory.open.first_t(), memory.open.last_t()) else {
+        return;
+    };
+    let open = std::mem::take(&mut memory.open);
+    sealed(SealedChunk {
+        series,
+        start_t,
+        newest_t,
+        bytes: open.bytes().to_vec(),
+    });
+    memory.open_wal_seq = next_wal_seq;
+}
+
+fn seal_out_of_order(
+    memory: &mut MemSeries,
+    series: SeriesRef,
+    sealed: &mut dyn FnMut(SealedChunk),
+) {
+    let (Some(first), Some(last)) = (
+        memory.out_of_order.first().copied(),
+        memory.out_of_order.last().copied(),
+    ) else {
+        return;
+    };
+    let mut chunk = XorAppender::new();
+    for sample in memory.out_of_order.drain(..) {
+        chunk.append(sample.t, sample.v);
+    }
+    sealed(SealedChunk {
+        series,
+        start_t: first.t,
+        newest_t: last.t,
+        bytes: chunk.bytes().to_vec(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn append(head: &Head, samples: &[(i64, f64)], sealed: &mut Vec<SealedChunk>) -> HeadAppend {
+        let samples: Vec<Sample> = samples
+            .iter()
+            .map(|(t, v)| Sample { t: *t, v: *v })
+            .collect();
+        head.append(
+            SeriesRef(1),
+            &samples,
+            1,
+            600_000,
+            &mut |chunk| sealed.push(chunk),
+            &mut |_| None,
+        )
+    }
+
+    #[test]
+    fn in_order_duplicates_and_out_of_order() {
+        let head = Head::new();
+        let mut sealed = Vec::new();
+        let first = append(&head, &[(1_000_000, 1.0), (1_015_000, 2.0)], &mut sealed);
+        assert_eq!(first.accepted.len(), 2);
+        let again = append(
+            &head,
+            &[(1_015_000, 2.0), (1_015_000, 3.0), (1_000_000, 1.0)],
+            &mut sealed,
+        );
+        assert_eq!(again.unchanged, 2);
+        assert_eq!(
+            again.rejected,
+            vec![(
+                Sample {
+                    t: 1_015_000,
+                    v: 3.0
+                },
+                HeadRejection::DuplicateTimestamp { stored: 2.0 }
+            )]
+        );
+        let late = append(
+            &head,
+            &[(1_007_000, 9.0), (1_015_000 - 600_001, 0.0)],
+            &mut sealed,
+        );
+        assert_eq!(
+            late.accepted,
+            vec![Sample {
+                t: 1_007_000,
+                v: 9.0
+            }]
+        );
+        assert!(matches!(
+            late.rejected[0].1,
+            HeadRejection::TooOld {
+                newest_t: 1_015_000,
+                ..
+            }
+        ));
+        let snapshot = head.snapshot(SeriesRef(1), 0, i64::MAX);
+        assert_eq!(
+            snapshot.out_of_order,
+            vec![Sample {
+                t: 1_007_000,
+                v: 9.0
+            }]
+        );
+        assert_eq!(snapshot.open_range, Some((1_000_000, 1_015_000)));
+        assert!(sealed.is_empty());
+    }
+
+    #[test]
+    fn chunks_seal_when_full_and_when_idle() {
+        let head = Head::new();
+        let mut sealed = Vec::new();
+        let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 15_000, i as f64)).collect();
+        append(&head, &samples, &mut sealed);
+        assert_eq!(sealed.len(), 2);
+        assert_eq!(sealed[0].start_t, 0);
+        assert_eq!(
+            crate::storage::chunk_samples(&sealed[0].bytes)
+                .expect("decodes")
+                .len(),
+            120
+        );
+        assert_eq!(head.wal_low_watermark(), Some(1));
+        head.seal_idle(i64::MAX, &mut |chunk| sealed.push(chunk));
+        assert_eq!(sealed.len(), 3);
+        assert_eq!(head.wal_low_watermark(), None);
+    }
+}

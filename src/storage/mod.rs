@@ -1,0 +1,553 @@
+//! Storage: the end of the one write path and the start of the one read path.
+//! Owns: the data directory's sample data — catalog (`catalog.rs`), WAL and hot
+//! chunks in sled (`hot.rs`), the head (`head.rs`), compacted blocks and the persisted
+//! catalog in SQLite (`cold.rs`) — and the limits enforced at append (`append.rs`).
+//! Does not: know PromQL, HTTP or TOML.
+//!
+//! Write path: `append` → limits → catalog → head (XOR chunks) + WAL entry (sled) →
+//! sealed chunks (sled) → `compact` → pco blocks per series and day (SQLite).
+//! Read path: `select` → catalog postings → per series: head, sled chunks, blocks,
+//! merged lazily in time order (`querier.rs`).
+
+mod append;
+mod catalog;
+pub mod chunk;
+mod cold;
+mod compact;
+mod head;
+mod hot;
+mod querier;
+pub mod wal;
+
+pub use append::{AppendOutcome, Durability, RejectReason, Rejection, SeriesSamples};
+pub use catalog::Cardinality;
+pub use compact::CompactionReport;
+use querier::merge as querier_merge;
+pub use querier::{SampleIter, SelectHints, SeriesData};
+
+use crate::model::{Sample, SeriesRef};
+use catalog::Catalog;
+use cold::{Cold, ColdError};
+use head::Head;
+use hot::{Hot, HotError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+/// Limits enforced at append; `[limits]` in the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageLimits {
+    pub series_max: u64,
+    pub series_per_metric_max: u64,
+    pub labels_per_series_max: usize,
+    pub label_name_bytes_max: usize,
+    pub label_value_bytes_max: usize,
+    pub out_of_order_window: Duration,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        StorageLimits {
+            series_max: 2_000_000,
+            series_per_metric_max: 200_000,
+            labels_per_series_max: 64,
+            label_name_bytes_max: 256,
+            label_value_bytes_max: 4096,
+            out_of_order_window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// How storage is opened.
+#[derive(Clone, Debug)]
+pub struct StorageOptions {
+    pub data_dir: PathBuf,
+    pub limits: StorageLimits,
+    /// Sealed chunks younger than this stay in sled; older ones are compacted to SQLite.
+    pub hot_window: Duration,
+    /// sled's page cache.
+    pub hot_cache_bytes: u64,
+    /// Without a WAL (offline import), durability comes from `finish_offline`.
+    pub write_ahead_log: bool,
+}
+
+impl StorageOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> StorageOptions {
+        StorageOptions {
+            data_dir: data_dir.into(),
+            limits: StorageLimits::default(),
+            hot_window: Duration::from_secs(2 * 3600),
+            hot_cache_bytes: 64 << 20,
+            write_ahead_log: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Hot(#[from] HotError),
+    #[error(transparent)]
+    Cold(#[from] ColdError),
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("storage is shutting down")]
+    Closed,
+}
+
+/// Counters behind the `tandem_storage_*` metrics.
+#[derive(Debug, Default)]
+pub struct StorageCounters {
+    pub samples_appended: AtomicU64,
+    pub samples_unchanged: AtomicU64,
+    pub rejected: [AtomicU64; RejectReason::KINDS.len()],
+    pub corruptions: AtomicU64,
+    pub compactions: AtomicU64,
+    pub chunks_compacted: AtomicU64,
+    pub wal_entries_truncated: AtomicU64,
+    pub series_created: AtomicU64,
+}
+
+/// Group commit: callers that need durability share fsyncs. A waiter needs a flush
+/// that *started* after its write, so it waits for flush number `started + 1`.
+#[derive(Default)]
+struct Committer {
+    state: Mutex<CommitState>,
+    flushed: Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    in_progress: bool,
+    started: u64,
+    completed: u64,
+    failed: Option<String>,
+}
+
+pub struct Storage {
+    options: StorageOptions,
+    catalog: Catalog,
+    head: Head,
+    hot: Hot,
+    cold: Cold,
+    next_series: AtomicU64,
+    next_wal_seq: AtomicU64,
+    /// Appends hold it shared; the checkpoint takes it exclusively for an instant to
+    /// see a state where every sealed chunk of every finished append is in sled.
+    append_gate: RwLock<()>,
+    committer: Committer,
+    /// Series created since the last WAL entry was written; the next entry records them.
+    new_series_for_wal: Mutex<Vec<(SeriesRef, crate::model::Labels)>>,
+    /// Without a WAL (offline import), chunks sealed already older than the hot window
+    /// wait here for compaction instead of passing through sled, whose file does not
+    /// shrink after the compactor deletes them.
+    staged: Mutex<Vec<head::SealedChunk>>,
+    staged_bytes: AtomicU64,
+    /// Serialises compaction and checkpoints.
+    maintenance: Mutex<()>,
+    pub counters: StorageCounters,
+}
+
+/// Sizes and counts for metrics and `/api/v1/status/tsdb`.
+#[derive(Clone, Debug, Default)]
+pub struct StorageStats {
+    pub series: u64,
+    pub head_series: u64,
+    pub head_samples: u64,
+    pub head_bytes: u64,
+    pub hot_chunks: u64,
+    pub hot_bytes: u64,
+    pub cold_bytes: u64,
+    pub wal_bytes: u64,
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+}
+
+impl Storage {
+    /// Opens the data directory: loads the catalog, restores the head's newest
+    /// timestamps from sled and SQLite, and replays the WAL.
+    pub fn open(options: StorageOptions) -> Result<Storage, StorageError> {
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StorageError::Io { path, source }
+        };
+        std::fs::create_dir_all(&options.data_dir).map_err(io_error(&options.data_dir))?;
+        let hot = Hot::open(&options.data_dir.join("hot"), options.hot_cache_bytes)?;
+        let cold = Cold::open(&options.data_dir)?;
+        let catalog = Catalog::default();
+        for (series, labels) in cold.load_series()? {
+            catalog.insert(series, &labels, true);
+        }
+        let storage = Storage {
+            next_series: AtomicU64::new(catalog.max_ref() + 1),
+            next_wal_seq: AtomicU64::new(hot.wal_last_seq()?.map_or(1, |last| last + 1)),
+            options,
+            catalog,
+            head: Head::new(),
+            hot,
+            cold,
+            append_gate: RwLock::new(()),
+            committer: Committer::default(),
+            new_series_for_wal: Mutex::new(Vec::new()),
+            staged: Mutex::new(Vec::new()),
+            staged_bytes: AtomicU64::new(0),
+            maintenance: Mutex::new(()),
+            counters: StorageCounters::default(),
+        };
+        storage.restore_head()?;
+        storage.replay_wal()?;
+        Ok(storage)
+    }
+
+    pub fn options(&self) -> &StorageOptions {
+        &self.options
+    }
+
+    /// Tells the head where each series' stored data ends, so replayed samples that
+    /// were already sealed are recognised as duplicates instead of stored twice.
+    fn restore_head(&self) -> Result<(), StorageError> {
+        for (series, min_t, max_t) in self.cold.block_time_ranges()? {
+            self.head.restore_newest(
+                series,
+                min_t,
+                Sample {
+                    t: max_t,
+                    v: f64::NAN,
+                },
+            );
+        }
+        let mut last_key: Option<(SeriesRef, sled::IVec)> = None;
+        let restore_last = |last: Option<(SeriesRef, sled::IVec)>| -> Result<(), StorageError> {
+            let Some((series, key)) = last else {
+                return Ok(());
+            };
+            if let Some(value) = self.hot.chunk_get(&key)?
+                && let Ok(samples) = decode_framed(&value)
+                && let (Some(first), Some(last)) = (samples.first(), samples.last())
+            {
+                self.head.restore_newest(series, first.t, *last);
+            }
+            Ok(())
+        };
+        for item in self.hot.chunk_index() {
+            let (key, series, _) = item?;
+            if last_key
+                .as_ref()
+                .is_some_and(|(previous, _)| *previous != series)
+            {
+                restore_last(last_key.take())?;
+            }
+            last_key = Some((series, key));
+        }
+        restore_last(last_key)
+    }
+
+    /// Re-applies every WAL entry: series first (an entry may name a series whose
+    /// creation is in a later entry when appends ran concurrently), then samples.
+    fn replay_wal(&self) -> Result<(), StorageError> {
+        let mut entries = Vec::new();
+        for item in self.hot.wal_entries() {
+            let (seq, bytes) = item?;
+            match wal::decode(&bytes) {
+                Ok(entry) => entries.push((seq, entry)),
+                Err(error) => {
+                    tracing::error!(seq, %error, "corrupt WAL entry quarantined; the rest is replayed");
+                    self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+                    self.hot.quarantine_wal(seq)?;
+                }
+            }
+        }
+        for (_, entry) in &entries {
+            for (series, labels) in &entry.new_series {
+                self.catalog.insert(*series, labels, false);
+                self.next_series.fetch_max(series.0 + 1, Ordering::Relaxed);
+            }
+        }
+        let window_ms = self.window_ms();
+        let mut replayed = 0u64;
+        for (seq, entry) in &entries {
+            for (series, samples) in &entry.samples {
+                let result = self.head_append(*series, samples, *seq, window_ms)?;
+                replayed += result.accepted.len() as u64;
+            }
+        }
+        if !entries.is_empty() {
+            tracing::info!(entries = entries.len(), samples = replayed, "WAL replayed");
+        }
+        Ok(())
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.options.limits.out_of_order_window.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Appends to the head, writing sealed chunks to sled under the series' lock.
+    fn head_append(
+        &self,
+        series: SeriesRef,
+        samples: &[Sample],
+        wal_seq: u64,
+        window_ms: i64,
+    ) -> Result<head::HeadAppend, StorageError> {
+        let mut put_error: Option<HotError> = None;
+        let result = self.head.append(
+            series,
+            samples,
+            wal_seq,
+            window_ms,
+            &mut |chunk| {
+                if let Err(error) = self.store_sealed(chunk) {
+                    put_error = Some(error);
+                }
+            },
+            &mut |t| self.stored_in_hot(series, t),
+        );
+        match put_error {
+            Some(error) => Err(error.into()),
+            None => Ok(result),
+        }
+    }
+
+    /// Writes a sealed chunk to sled, or stages it for compaction when there is no WAL
+    /// and the chunk is already older than the hot window.
+    fn store_sealed(&self, chunk: head::SealedChunk) -> Result<(), HotError> {
+        let hot_from = crate::config::history::unix_millis(std::time::SystemTime::now())
+            .saturating_sub(i64::try_from(self.options.hot_window.as_millis()).unwrap_or(i64::MAX));
+        if !self.options.write_ahead_log && chunk.newest_t < hot_from {
+            self.staged_bytes
+                .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+            self.staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(chunk);
+            return Ok(());
+        }
+        let framed = chunk::frame(chunk::Encoding::Xor, &chunk.bytes);
+        self.hot.chunk_put(chunk.series, chunk.start_t, &framed)
+    }
+
+    /// The value stored at exactly `t` in a sealed sled chunk of `series`, if any.
+    fn stored_in_hot(&self, series: SeriesRef, t: i64) -> Option<f64> {
+        let chunks = self
+            .hot
+            .chunks_of(
+                series,
+                t.saturating_sub(crate::limits::CHUNK_SPAN_MS_MAX),
+                t,
+            )
+            .ok()?;
+        chunks
+            .iter()
+            .filter_map(|(_, value)| decode_framed(value).ok())
+            .flat_map(|samples| samples.into_iter())
+            .find(|sample| sample.t == t)
+            .map(|sample| sample.v)
+    }
+
+    /// Blocks until everything appended so far is on disk.
+    pub fn sync(&self) -> Result<(), StorageError> {
+        self.wait_durable()
+    }
+
+    /// Blocks until everything written to sled so far is on disk, sharing the fsync
+    /// with concurrent callers.
+    fn wait_durable(&self) -> Result<(), StorageError> {
+        fn lock(committer: &Committer) -> std::sync::MutexGuard<'_, CommitState> {
+            committer
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+        let mut state = lock(&self.committer);
+        let target = state.started + 1;
+        loop {
+            if state.completed >= target {
+                return match &state.failed {
+                    Some(message) => Err(StorageError::Io {
+                        path: self.options.data_dir.join("hot"),
+                        source: std::io::Error::other(message.clone()),
+                    }),
+                    None => Ok(()),
+                };
+            }
+            if state.in_progress {
+                state = self
+                    .committer
+                    .flushed
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            state.in_progress = true;
+            state.started += 1;
+            let number = state.started;
+            drop(state);
+            let result = self.hot.flush();
+            state = lock(&self.committer);
+            state.in_progress = false;
+            state.completed = number;
+            state.failed = result.err().map(|error| error.to_string());
+            self.committer.flushed.notify_all();
+        }
+    }
+
+    /// Persists new series to SQLite, seals chunks idle for longer than the
+    /// out-of-order window, fsyncs sled and drops WAL entries nothing depends on.
+    pub fn checkpoint(&self) -> Result<(), StorageError> {
+        let _maintenance = self
+            .maintenance
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.persist_catalog()?;
+        let watermark = {
+            let _gate = self
+                .append_gate
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.head
+                .wal_low_watermark()
+                .unwrap_or_else(|| self.next_wal_seq.load(Ordering::SeqCst))
+        };
+        self.hot.flush()?;
+        let removed = self.hot.wal_truncate_below(watermark)?;
+        self.counters
+            .wal_entries_truncated
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Seals open chunks whose newest sample is older than `before_t`.
+    pub fn seal_idle(&self, before_t: i64) -> Result<(), StorageError> {
+        let _gate = self
+            .append_gate
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut put_error = None;
+        self.head.seal_idle(before_t, &mut |chunk| {
+            if let Err(error) = self.store_sealed(chunk) {
+                put_error = Some(error);
+            }
+        });
+        match put_error {
+            Some(error) => Err(error.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn persist_catalog(&self) -> Result<(), StorageError> {
+        let pending = self.catalog.take_unpersisted();
+        if let Err(error) = self.cold.persist_series(&pending) {
+            self.catalog.return_unpersisted(&pending);
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Ends an offline import: seals every open chunk, compacts everything and syncs,
+    /// so the data is durable without a WAL.
+    pub fn finish_offline(&self) -> Result<(), StorageError> {
+        self.seal_idle(i64::MAX)?;
+        self.compact(i64::MAX)?;
+        self.persist_catalog()?;
+        self.hot.flush()?;
+        self.cold.checkpoint()?;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> StorageStats {
+        let (head_series, head_samples, head_bytes) = self.head.stats();
+        StorageStats {
+            series: self.catalog.series_count(),
+            head_series,
+            head_samples,
+            head_bytes,
+            hot_chunks: self.hot.chunk_count() as u64,
+            hot_bytes: self.hot.size_on_disk(),
+            cold_bytes: self.cold.size_on_disk(),
+            wal_bytes: self.hot.wal_bytes(),
+            min_time: None,
+            max_time: None,
+        }
+    }
+
+    /// The `limit` biggest metric names and label pairs by series count, and the
+    /// number of distinct label pairs.
+    pub fn cardinality(&self, limit: usize) -> Cardinality {
+        self.catalog.top_counts(limit)
+    }
+
+    pub fn label_names(&self, matchers: &[crate::model::Matcher]) -> Vec<String> {
+        let refs = (!matchers.is_empty()).then(|| self.catalog.select(matchers));
+        self.catalog.label_names(refs.as_ref())
+    }
+
+    pub fn label_values(&self, name: &str, matchers: &[crate::model::Matcher]) -> Vec<String> {
+        let refs = (!matchers.is_empty()).then(|| self.catalog.select(matchers));
+        self.catalog.label_values(name, refs.as_ref())
+    }
+}
+
+/// Creates the data directory and takes an exclusive lock on it, so that two
+/// processes (two servers, or a server and `tandem import`) never write the same files.
+/// The lock lasts as long as the returned file is open.
+pub fn lock_data_dir(path: &Path) -> Result<std::fs::File, LockError> {
+    let io = |source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(io)?;
+    let lock = std::fs::File::create(path.join("lock")).map_err(io)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(error)) => Err(io(error)),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {path} is in use by another tandem process (it holds {path}/lock); stop it or pass another --data"
+    )]
+    Locked { path: PathBuf },
+}
+
+/// Decodes a framed XOR or pco chunk into samples.
+pub(crate) fn decode_framed(bytes: &[u8]) -> Result<Vec<Sample>, chunk::ChunkError> {
+    let (encoding, payload) = chunk::unframe(bytes)?;
+    match encoding {
+        chunk::Encoding::Xor => chunk_samples(payload),
+        chunk::Encoding::Pco => {
+            let (timestamps, values) = chunk::pco::decode(payload)?;
+            Ok(timestamps
+                .into_iter()
+                .zip(values)
+                .map(|(t, v)| Sample { t, v })
+                .collect())
+        }
+    }
+}
+
+/// Decodes an unframed XOR chunk into samples.
+pub(crate) fn chunk_samples(bytes: &[u8]) -> Result<Vec<Sample>, chunk::ChunkError> {
+    let mut samples = Vec::new();
+    for item in chunk::xor::iter(bytes)? {
+        let (t, v) = item?;
+        samples.push(Sample { t, v });
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests;

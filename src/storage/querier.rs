@@ -1,0 +1,243 @@
+//! The read side of storage: which series match, and their samples in time order.
+//! Owns: gathering a series' data from the head, sled and SQLite, and merging it
+//! lazily (a chunk or block is decoded when the iterator reaches it).
+//! Does not: evaluate anything; the query engine consumes `SampleIter`.
+//!
+//! Order of reading is head, then sled, then SQLite: data only ever moves in that
+//! direction (head → sled under the series lock; sled → SQLite with the SQLite commit
+//! before the sled delete), so a concurrent move shows data twice (merged away
+//! here), never zero times.
+
+use super::{Storage, StorageError, decode_framed};
+use crate::model::{Labels, Matcher, Sample, SeriesRef};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the query engine tells storage about how it will use the data. The tiers
+/// issue uses them to pick a rollup resolution; raw data ignores them.
+#[derive(Clone, Debug, Default)]
+pub struct SelectHints {
+    pub step_ms: Option<i64>,
+    pub function: Option<String>,
+}
+
+enum Source {
+    /// A framed chunk or block, decoded on demand.
+    Framed {
+        start_t: i64,
+        bytes: Vec<u8>,
+    },
+    /// The head's open chunk (unframed XOR).
+    OpenChunk {
+        start_t: i64,
+        bytes: Vec<u8>,
+    },
+    Samples {
+        start_t: i64,
+        samples: Vec<Sample>,
+    },
+}
+
+impl Source {
+    fn start_t(&self) -> i64 {
+        match self {
+            Source::Framed { start_t, .. }
+            | Source::OpenChunk { start_t, .. }
+            | Source::Samples { start_t, .. } => *start_t,
+        }
+    }
+}
+
+/// One series and the places its samples are in.
+pub struct SeriesData<'a> {
+    pub series: SeriesRef,
+    pub labels: Labels,
+    sources: Vec<Source>,
+    mint: i64,
+    maxt: i64,
+    corruptions: &'a AtomicU64,
+}
+
+impl<'a> SeriesData<'a> {
+    /// The series' samples in `[mint, maxt]`, ascending, one per timestamp.
+    pub fn samples(self) -> SampleIter<'a> {
+        let mut sources = self.sources;
+        sources.sort_by_key(Source::start_t);
+        SampleIter {
+            sources: sources.into(),
+            buffer: VecDeque::new(),
+            mint: self.mint,
+            maxt: self.maxt,
+            corruptions: self.corruptions,
+        }
+    }
+}
+
+pub struct SampleIter<'a> {
+    sources: VecDeque<Source>,
+    buffer: VecDeque<Sample>,
+    mint: i64,
+    maxt: i64,
+    corruptions: &'a AtomicU64,
+}
+
+impl SampleIter<'_> {
+    fn decode(&self, source: Source) -> Vec<Sample> {
+        let decoded = match source {
+            Source::Framed { bytes, .. } => decode_framed(&bytes),
+            Source::OpenChunk { bytes, .. } => super::chunk_samples(&bytes),
+            Source::Samples { samples, .. } => Ok(samples),
+        };
+        match decoded {
+            Ok(samples) => samples
+                .into_iter()
+                .filter(|sample| sample.t >= self.mint && sample.t <= self.maxt)
+                .collect(),
+            Err(error) => {
+                // The compactor quarantines it when it gets there; a query skips it.
+                self.corruptions.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "corrupt chunk skipped while reading");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Decodes the next source, and every later one that overlaps what is buffered.
+    fn refill(&mut self) {
+        while self.buffer.is_empty() {
+            let Some(source) = self.sources.pop_front() else {
+                return;
+            };
+            let mut merged = self.decode(source);
+            while let (Some(last), Some(next)) = (merged.last(), self.sources.front()) {
+                if next.start_t() > last.t {
+                    break;
+                }
+                let Some(next) = self.sources.pop_front() else {
+                    break;
+                };
+                let decoded = self.decode(next);
+                merged = merge(merged, decoded);
+            }
+            self.buffer = merged.into();
+        }
+    }
+}
+
+/// Merges two ascending runs; on equal timestamps the first run's sample wins.
+pub(super) fn merge(first: Vec<Sample>, second: Vec<Sample>) -> Vec<Sample> {
+    let mut merged = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter().peekable(), second.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.t < y.t => merged.extend(a.next()),
+            (Some(x), Some(y)) if x.t > y.t => merged.extend(b.next()),
+            (Some(_), Some(_)) => {
+                merged.extend(a.next());
+                b.next();
+            }
+            (Some(_), None) => merged.extend(a.next()),
+            (None, Some(_)) => merged.extend(b.next()),
+            (None, None) => return merged,
+        }
+    }
+}
+
+impl Iterator for SampleIter<'_> {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        if self.buffer.is_empty() {
+            self.refill();
+        }
+        self.buffer.pop_front()
+    }
+}
+
+impl Storage {
+    /// Every series matching `matchers` that may have samples in `[mint, maxt]`.
+    pub fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        _hints: &SelectHints,
+    ) -> Result<Vec<SeriesData<'_>>, StorageError> {
+        let refs = self.catalog.select(matchers);
+        let mut result = Vec::new();
+        for id in refs.iter() {
+            let series = SeriesRef(u64::from(id));
+            let data = self.series_data(series, mint, maxt)?;
+            if !data.sources.is_empty() {
+                result.push(data);
+            }
+        }
+        Ok(result)
+    }
+
+    fn series_data(
+        &self,
+        series: SeriesRef,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesData<'_>, StorageError> {
+        let mut sources = Vec::new();
+        let head = self.head.snapshot(series, mint, maxt);
+        if let (Some(bytes), Some((start_t, _))) = (head.open_chunk, head.open_range) {
+            sources.push(Source::OpenChunk { start_t, bytes });
+        }
+        if let Some(first) = head.out_of_order.first() {
+            sources.push(Source::Samples {
+                start_t: first.t,
+                samples: head.out_of_order,
+            });
+        }
+        let from = mint.saturating_sub(crate::limits::CHUNK_SPAN_MS_MAX);
+        for (key, value) in self.hot.chunks_of(series, from, maxt)? {
+            if let Some((_, start_t)) = super::hot::parse_chunk_key(&key) {
+                sources.push(Source::Framed {
+                    start_t,
+                    bytes: value.to_vec(),
+                });
+            }
+        }
+        for block in self.cold.blocks_of(series, mint, maxt)? {
+            sources.push(Source::Framed {
+                start_t: block.min_t,
+                bytes: block.data,
+            });
+        }
+        Ok(SeriesData {
+            series,
+            labels: self.catalog.labels(series).unwrap_or_default(),
+            sources,
+            mint,
+            maxt,
+            corruptions: &self.counters.corruptions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|(t, v)| Sample { t: *t, v: *v })
+            .collect()
+    }
+
+    #[test]
+    fn merge_keeps_order_and_first_of_equal_timestamps() {
+        let merged = merge(
+            samples(&[(1, 1.0), (3, 3.0), (5, 5.0)]),
+            samples(&[(2, 2.0), (3, 9.0), (6, 6.0)]),
+        );
+        assert_eq!(
+            merged,
+            samples(&[(1, 1.0), (2, 2.0), (3, 3.0), (5, 5.0), (6, 6.0)])
+        );
+    }
+}

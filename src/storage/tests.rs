@@ -1,0 +1,386 @@
+//! Storage tests that need its internals: round trips through every layer, restart
+//! and replay, limits, and corruption injected into the WAL, chunks and blocks.
+
+use super::*;
+use crate::model::{Labels, MatchOp, Matcher, Sample};
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels::new_series(pairs.iter().copied()).expect("valid labels")
+}
+
+fn series(name: &str, job: &str, points: &[(i64, f64)]) -> SeriesSamples {
+    SeriesSamples {
+        labels: labels(&[("__name__", name), ("job", job)]),
+        samples: points
+            .iter()
+            .map(|(t, v)| Sample { t: *t, v: *v })
+            .collect(),
+    }
+}
+
+fn open(dir: &std::path::Path) -> Storage {
+    Storage::open(StorageOptions::new(dir)).expect("storage opens")
+}
+
+/// Every series matching `matchers` as (labels text, samples).
+fn read(storage: &Storage, matchers: &[Matcher]) -> Vec<(String, Vec<(i64, f64)>)> {
+    let mut result: Vec<(String, Vec<(i64, f64)>)> = storage
+        .select(matchers, i64::MIN, i64::MAX, &SelectHints::default())
+        .expect("select")
+        .into_iter()
+        .map(|data| {
+            (
+                data.labels.to_string(),
+                data.samples().map(|s| (s.t, s.v)).collect(),
+            )
+        })
+        .collect();
+    result.sort_by(|a, b| a.0.cmp(&b.0));
+    result
+}
+
+/// 300 samples at 15 s: two sealed chunks and an open one.
+fn many(start: i64) -> Vec<(i64, f64)> {
+    (0..300)
+        .map(|i| (start + i * 15_000, i as f64 * 1.5))
+        .collect()
+}
+
+const T0: i64 = 1_700_000_000_000;
+
+#[test]
+fn appended_samples_read_back_from_head_hot_and_blocks() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = open(dir.path());
+    let points = many(T0);
+    let outcome = storage
+        .append(
+            &[
+                series("up", "a", &points),
+                series("up", "b", &[(T0, 1.0)]),
+                series("down", "a", &[(T0, 2.0)]),
+            ],
+            Durability::Sync,
+        )
+        .expect("append");
+    assert_eq!((outcome.accepted, outcome.rejected), (302, 0));
+    let up_a = vec![("up{job=\"a\"}".to_string(), points.clone())];
+    let matchers = [Matcher::equal("__name__", "up"), Matcher::equal("job", "a")];
+    assert_eq!(read(&storage, &matchers), up_a);
+    let regex = Matcher::new("job", MatchOp::Regex, "a|b").expect("regex");
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up"), regex]).len(),
+        2
+    );
+    // Time bounds are inclusive on both ends.
+    let window = storage
+        .select(&matchers, T0 + 15_000, T0 + 45_000, &SelectHints::default())
+        .expect("select");
+    let times: Vec<i64> = window
+        .into_iter()
+        .flat_map(|data| data.samples().map(|s| s.t).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(times, [T0 + 15_000, T0 + 30_000, T0 + 45_000]);
+    // Move everything into blocks: the same data comes back.
+    storage.seal_idle(i64::MAX).expect("seal");
+    let report = storage.compact(i64::MAX).expect("compact");
+    assert_eq!(report.samples, 302);
+    assert_eq!(storage.stats().hot_chunks, 0);
+    assert_eq!(read(&storage, &matchers), up_a);
+    // Compacting again changes nothing.
+    assert_eq!(storage.compact(i64::MAX).expect("compact").samples, 0);
+    assert_eq!(read(&storage, &matchers), up_a);
+    assert_eq!(
+        storage.label_values("job", &[Matcher::equal("__name__", "up")]),
+        ["a", "b"]
+    );
+    assert_eq!(storage.label_names(&[]), ["__name__", "job"]);
+}
+
+#[test]
+fn restart_replays_the_wal_without_duplicating_sealed_chunks() {
+    let dir = tempfile::tempdir().expect("temp");
+    let points = many(T0);
+    {
+        let storage = open(dir.path());
+        storage
+            .append(&[series("up", "a", &points)], Durability::Sync)
+            .expect("append");
+        // No checkpoint: the WAL still holds everything, two chunks are also in sled.
+    }
+    let storage = open(dir.path());
+    let matchers = [Matcher::equal("__name__", "up")];
+    assert_eq!(
+        read(&storage, &matchers),
+        vec![("up{job=\"a\"}".to_string(), points.clone())]
+    );
+    assert_eq!(
+        storage.stats().hot_chunks,
+        2,
+        "replay must not seal the same chunks again"
+    );
+    // A later day's samples continue the series after the restart.
+    let more: Vec<(i64, f64)> = (300..310).map(|i| (T0 + i * 15_000, 0.5)).collect();
+    let outcome = storage
+        .append(&[series("up", "a", &more)], Durability::Sync)
+        .expect("append");
+    assert_eq!(outcome.accepted, 10);
+    storage.checkpoint().expect("checkpoint");
+    drop(storage);
+    let storage = open(dir.path());
+    let all: Vec<(i64, f64)> = points.iter().chain(more.iter()).copied().collect();
+    assert_eq!(
+        read(&storage, &matchers),
+        vec![("up{job=\"a\"}".to_string(), all)]
+    );
+}
+
+#[test]
+fn limits_reject_only_the_offending_input() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut options = StorageOptions::new(dir.path());
+    options.limits.series_max = 3;
+    options.limits.series_per_metric_max = 2;
+    options.limits.labels_per_series_max = 3;
+    options.limits.label_value_bytes_max = 8;
+    let storage = Storage::open(options).expect("open");
+    let long_value = SeriesSamples {
+        labels: labels(&[("__name__", "x"), ("id", "0123456789")]),
+        samples: vec![Sample { t: T0, v: 1.0 }],
+    };
+    let too_many_labels = SeriesSamples {
+        labels: labels(&[("__name__", "x"), ("a", "1"), ("b", "1"), ("c", "1")]),
+        samples: vec![Sample { t: T0, v: 1.0 }],
+    };
+    let outcome = storage
+        .append(
+            &[
+                series("req", "1", &[(T0, 1.0)]),
+                series("req", "2", &[(T0, 1.0)]),
+                series("req", "3", &[(T0, 1.0), (T0 + 1, 2.0)]),
+                long_value,
+                too_many_labels,
+                series("other", "1", &[(T0, 1.0)]),
+                series("other", "2", &[(T0, 1.0)]),
+            ],
+            Durability::Sync,
+        )
+        .expect("append");
+    let reasons: Vec<String> = outcome.rejections.iter().map(ToString::to_string).collect();
+    assert_eq!(outcome.accepted, 3, "{reasons:#?}");
+    assert_eq!(outcome.rejected, 5);
+    assert!(
+        reasons[0].starts_with(
+            "req{job=\"3\"} (2 samples): new series refused: metric \"req\" has 2 series"
+        ),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons[1].contains("value of label \"id\" is 10 bytes, limit is 8"),
+        "{reasons:#?}"
+    );
+    assert!(reasons[2].contains("4 labels, limit is 3"), "{reasons:#?}");
+    assert!(
+        reasons[3].contains("the total series limit (3"),
+        "{reasons:#?}"
+    );
+    let counts: Vec<u64> = storage
+        .counters
+        .rejected
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
+    assert_eq!(counts, [1, 2, 1, 0, 1, 0, 0]);
+    // Stored data is untouched.
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "req")]).len(),
+        2
+    );
+}
+
+#[test]
+fn out_of_order_window_and_duplicates() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = open(dir.path());
+    let base = T0 + 3_600_000;
+    storage
+        .append(&[series("up", "a", &[(base, 1.0)])], Durability::Sync)
+        .expect("append");
+    let outcome = storage
+        .append(
+            &[series(
+                "up",
+                "a",
+                &[
+                    (base - 60_000, 0.5),
+                    (base, 1.0),
+                    (base, 7.0),
+                    (base - 601_000, 0.1),
+                    (base - 60_000, 0.5),
+                ],
+            )],
+            Durability::Sync,
+        )
+        .expect("append");
+    assert_eq!(
+        (outcome.accepted, outcome.unchanged, outcome.rejected),
+        (1, 2, 2)
+    );
+    let reasons: Vec<String> = outcome.rejections.iter().map(ToString::to_string).collect();
+    assert!(
+        reasons[0].contains("duplicate timestamp with a different value (stored 1)"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("out of order: older than"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        vec![(
+            "up{job=\"a\"}".to_string(),
+            vec![(base - 60_000, 0.5), (base, 1.0)]
+        )]
+    );
+}
+
+#[test]
+fn stale_markers_and_special_values_survive_bit_exact() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = open(dir.path());
+    let values = [
+        crate::model::stale_nan(),
+        f64::NAN,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MIN_POSITIVE / 2.0,
+    ];
+    let points: Vec<(i64, f64)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (T0 + i as i64, *v))
+        .collect();
+    storage
+        .append(&[series("v", "a", &points)], Durability::Sync)
+        .expect("append");
+    let check = |storage: &Storage| {
+        let got = read(storage, &[Matcher::equal("__name__", "v")]);
+        let bits: Vec<u64> = got[0].1.iter().map(|(_, v)| v.to_bits()).collect();
+        let expected: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(bits, expected);
+    };
+    check(&storage);
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.compact(i64::MAX).expect("compact");
+    check(&storage);
+}
+
+#[test]
+fn corrupt_wal_entry_is_quarantined_and_the_rest_replays() {
+    let dir = tempfile::tempdir().expect("temp");
+    {
+        let storage = open(dir.path());
+        storage
+            .append(&[series("up", "a", &[(T0, 1.0)])], Durability::Sync)
+            .expect("append");
+        storage
+            .append(
+                &[series("up", "a", &[(T0 + 15_000, 2.0)])],
+                Durability::Sync,
+            )
+            .expect("append");
+        // Flip a byte in the first entry.
+        let (seq, bytes) = storage
+            .hot
+            .wal_entries()
+            .next()
+            .expect("an entry")
+            .expect("readable");
+        let mut corrupt = bytes.to_vec();
+        corrupt[2] ^= 0xff;
+        storage.hot.wal_put(seq, &corrupt).expect("overwrite");
+        storage.hot.flush().expect("flush");
+    }
+    let storage = open(dir.path());
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 1);
+    // The first entry created the series and held the first sample: the series is
+    // gone from the catalog too (it was never persisted), but nothing else broke and
+    // the second entry's sample is not lost if its series is known.
+    let all = read(
+        &storage,
+        &[Matcher::new("__name__", MatchOp::Regex, ".+").expect("regex")],
+    );
+    assert!(
+        all.iter()
+            .all(|(_, samples)| samples.iter().all(|(t, _)| *t == T0 + 15_000)),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn corrupt_chunk_and_block_are_skipped_then_quarantined() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = open(dir.path());
+    storage
+        .append(
+            &[series("up", "a", &many(T0)), series("up", "b", &many(T0))],
+            Durability::Sync,
+        )
+        .expect("append");
+    // Damage the first sealed chunk of one series.
+    let (key, _, _) = storage
+        .hot
+        .chunk_index()
+        .next()
+        .expect("a chunk")
+        .expect("readable");
+    let mut value = storage
+        .hot
+        .chunk_get(&key)
+        .expect("get")
+        .expect("present")
+        .to_vec();
+    let middle = value.len() / 2;
+    value[middle] ^= 0x55;
+    storage.hot.chunk_overwrite(&key, value).expect("overwrite");
+    let got = read(&storage, &[Matcher::equal("__name__", "up")]);
+    assert_eq!(
+        got[0].1.len(),
+        300 - 120,
+        "the damaged chunk's samples are skipped"
+    );
+    assert_eq!(got[1].1.len(), 300, "other series are intact");
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 1);
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage
+        .compact(i64::MAX)
+        .expect("compact quarantines and continues");
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")])[1]
+            .1
+            .len(),
+        300
+    );
+    // Damage a block in SQLite: reads skip it, other series stay readable.
+    let connection =
+        rusqlite::Connection::open(dir.path().join(cold::STORAGE_FILE)).expect("sqlite");
+    let mut block: Vec<u8> = connection
+        .query_row("SELECT data FROM block WHERE series_id = 1", [], |row| {
+            row.get(0)
+        })
+        .expect("block");
+    block[10] ^= 0xff;
+    connection
+        .execute("UPDATE block SET data = ?1 WHERE series_id = 1", [block])
+        .expect("damage");
+    let got = read(&storage, &[Matcher::equal("__name__", "up")]);
+    let lengths: Vec<usize> = got.iter().map(|(_, samples)| samples.len()).collect();
+    assert_eq!(
+        lengths,
+        [0, 300],
+        "series 1's block is skipped, series 2 intact"
+    );
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 3);
+}
