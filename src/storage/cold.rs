@@ -60,6 +60,8 @@ fn open_connection(path: &Path) -> Result<Connection, ColdError> {
     // and compaction fsyncs (checkpoint) before it deletes anything from sled.
     connection
         .execute_batch(
+            // The default 4 KiB page measured smaller than 64 KiB pages for day blocks
+            // of a few KiB (5.3 vs 6.2 MB for 5.76 M samples); revisit with the tiers.
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
         )
         .map_err(open_error)?;

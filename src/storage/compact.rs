@@ -48,7 +48,7 @@ impl Storage {
         self.compact_staged(&mut report)?;
         let mut current: Option<SeriesWork> = None;
         for item in self.hot.chunk_index() {
-            let (key, series, _) = item?;
+            let (key, series, start_t) = item?;
             if current.as_ref().is_some_and(|work| work.series != series) {
                 batch.extend(current.take());
                 if batch.len() >= SERIES_PER_TRANSACTION {
@@ -64,6 +64,10 @@ impl Storage {
                 keys: Vec::new(),
                 samples: Vec::new(),
             });
+            // A chunk that starts after the cut-off cannot end before it: skip the decode.
+            if start_t >= before_t {
+                continue;
+            }
             let Some(value) = self.hot.chunk_get(&key)? else {
                 continue;
             };

@@ -18,6 +18,8 @@ pub struct Hot {
     wal: sled::Tree,
     chunks: sled::Tree,
     quarantine: sled::Tree,
+    /// Bytes of WAL entries present, kept as a counter so metrics need no scan.
+    wal_bytes: std::sync::atomic::AtomicU64,
     /// Distinguishes chunks of one series that start at the same millisecond (an
     /// in-order chunk and an out-of-order one).
     chunk_suffix: AtomicU32,
@@ -72,7 +74,14 @@ impl Hot {
                 u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
             })
         });
+        let wal_bytes = wal
+            .iter()
+            .values()
+            .flatten()
+            .map(|value| value.len() as u64)
+            .sum();
         Ok(Hot {
+            wal_bytes: std::sync::atomic::AtomicU64::new(wal_bytes),
             db,
             wal,
             chunks,
@@ -82,7 +91,12 @@ impl Hot {
     }
 
     pub fn wal_put(&self, seq: u64, entry: &[u8]) -> Result<(), HotError> {
-        self.wal.insert(seq.to_be_bytes(), entry)?;
+        if let Some(previous) = self.wal.insert(seq.to_be_bytes(), entry)? {
+            self.wal_bytes
+                .fetch_sub(previous.len() as u64, Ordering::Relaxed);
+        }
+        self.wal_bytes
+            .fetch_add(entry.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -109,12 +123,18 @@ impl Hot {
     pub fn wal_truncate_below(&self, seq: u64) -> Result<usize, HotError> {
         let mut removed = 0;
         let mut batch = sled::Batch::default();
+        let mut bytes = 0u64;
         for item in self.wal.range(..seq.to_be_bytes()) {
-            let (key, _) = item?;
+            let (key, value) = item?;
+            bytes += value.len() as u64;
             batch.remove(key);
             removed += 1;
         }
         self.wal.apply_batch(batch)?;
+        self.wal_bytes.fetch_sub(
+            bytes.min(self.wal_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         Ok(removed)
     }
 
@@ -131,6 +151,10 @@ impl Hot {
     pub fn quarantine_wal(&self, seq: u64) -> Result<(), HotError> {
         let key = seq.to_be_bytes();
         if let Some(value) = self.wal.remove(key)? {
+            self.wal_bytes.fetch_sub(
+                (value.len() as u64).min(self.wal_bytes.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
             let mut quarantine_key = b"wal/".to_vec();
             quarantine_key.extend_from_slice(&key);
             self.quarantine.insert(quarantine_key, value)?;

@@ -491,10 +491,10 @@ impl Parser {
                 (Cow::Borrowed(line.get(at..end).unwrap_or("")), end)
             }
         };
-        let separated = match (self.format, bytes.get(end)) {
-            (_, None) | (_, Some(b' ')) | (Format::Text, Some(b'\t')) => true,
-            _ => false,
-        };
+        let separated = matches!(
+            (self.format, bytes.get(end)),
+            (_, None) | (_, Some(b' ')) | (Format::Text, Some(b'\t'))
+        );
         if !separated {
             let c = char_at(line, end);
             return Err(Fault::new(

@@ -116,9 +116,8 @@ pub(super) fn parse_timestamp_ms(text: &str) -> Result<i64, NumberError> {
 const I64_END: f64 = 9_223_372_036_854_775_808.0;
 
 /// An OpenMetrics timestamp: float seconds, converted to milliseconds and rounded to
-/// the nearest one. Prometheus truncates instead; rounding makes `1.0005` and
-/// `1.0004999…` (the same decimal after a float round trip) land on the same
-/// millisecond as the writer most likely meant.
+/// the nearest one. Prometheus truncates instead, which turns `1.001` (as a float
+/// 1.000999…) into 1000 ms; rounding gives the 1001 ms the writer meant.
 pub(super) fn parse_timestamp_secs(text: &str) -> Result<i64, NumberError> {
     let secs = parse_float(text)?;
     if !secs.is_finite() {

@@ -459,10 +459,7 @@ impl<'a> Scanner<'a> {
             Some(byte) => byte == b' ' || (self.format == Format::Text && is_blank(byte)),
         };
         if !follows_name {
-            let name = self
-                .line
-                .get(start..)
-                .map_or("", |rest| token(rest, &[b'{']));
+            let name = self.line.get(start..).map_or("", |rest| token(rest, b"{"));
             let c = char_at(self.line, end);
             return Err(Fault::new(
                 end,
@@ -484,7 +481,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn bad_metric_name(&self) -> Fault {
-        let name = token(self.rest(), &[b'{']);
+        let name = token(self.rest(), b"{");
         if name.is_empty() {
             let c = char_at(self.line, self.pos);
             return Fault::new(

@@ -462,6 +462,7 @@ a_total{b="c"} 2 1700000000
 a_total{b="c"} 2 -1.25
 a_total{b="c"} 2 1.5e3
 a_total{b="c"} NaN 0.0005
+a_total{b="c"} 3 1.001
 # EOF
 "##,
         r##"
@@ -474,6 +475,7 @@ a_total{b="c"} NaN 0.0005
         sample key=a_total{b="c"} name=a_total labels=[b="c"] value=2.0 ts=-1250
         sample key=a_total{b="c"} name=a_total labels=[b="c"] value=2.0 ts=1500000
         sample key=a_total{b="c"} name=a_total labels=[b="c"] value=NaN ts=1
+        sample key=a_total{b="c"} name=a_total labels=[b="c"] value=3.0 ts=1001
         eof
         "##,
     );
