@@ -144,6 +144,7 @@ fn for_each_line(
                 message: format!("line longer than {LINE_BYTES_MAX} bytes"),
             };
             visit(line_number, Err(&error));
+            parser.skip_line();
             // Skip the rest of the over-long line.
             while !buffer.ends_with(b"\n") {
                 buffer.clear();
@@ -165,6 +166,7 @@ fn for_each_line(
                     message: "invalid UTF-8".to_string(),
                 };
                 visit(line_number, Err(&parse_error));
+                parser.skip_line();
                 continue;
             }
         };

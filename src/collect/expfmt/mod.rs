@@ -338,9 +338,15 @@ impl Parser {
         Ok(())
     }
 
-    /// How many lines `next_line` has seen.
+    /// How many lines `next_line` and `skip_line` have seen.
     pub fn line_number(&self) -> usize {
         self.line_number
+    }
+
+    /// Counts a line the caller rejected before parsing (too long, not UTF-8), so
+    /// that the line numbers of later errors still match the input.
+    pub fn skip_line(&mut self) {
+        self.line_number += 1;
     }
 
     fn text_line<'a>(&mut self, line: &'a str) -> Result<Entry<'a>, Fault> {

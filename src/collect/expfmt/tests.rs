@@ -736,6 +736,18 @@ node_hwmon_temp_celsius{instance="host-000:9100",job="node",chip="platform_coret
 }
 
 #[test]
+fn skipped_lines_keep_line_numbers() {
+    let mut parser = Parser::new(OM);
+    parser.skip_line();
+    let error = parser.next_line("a{").map(|_| ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "line 2:3: unterminated label set \"{\": expected '}'"
+    );
+    assert_eq!(parser.line_number(), 2);
+}
+
+#[test]
 fn formats() {
     for (content_type, format) in [
         (None, TEXT),
