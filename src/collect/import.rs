@@ -285,18 +285,12 @@ impl ImportState<'_> {
         let series = match resolved {
             Ok(series) => series,
             Err(reason) => {
-                let labels = labels_of(line).unwrap_or_default();
-                let refused = AppendOutcome {
-                    rejected: 1,
-                    rejections: vec![crate::storage::Rejection {
-                        series: labels,
-                        sample: Some(sample),
-                        samples: 1,
-                        reason,
-                    }],
-                    ..AppendOutcome::default()
-                };
-                self.report.outcome.merge(refused);
+                self.report.outcome.reject(1, || crate::storage::Rejection {
+                    series: labels_of(line).unwrap_or_default(),
+                    sample: Some(sample),
+                    samples: 1,
+                    reason,
+                });
                 return Ok(());
             }
         };

@@ -167,10 +167,13 @@ pub struct AppendOutcome {
 }
 
 impl AppendOutcome {
-    fn reject(&mut self, rejection: Rejection) {
-        self.rejected += rejection.samples;
+    /// Counts `samples` refused samples; builds the `Rejection` (labels and all) only
+    /// while fewer than the listed maximum are held, so a flood of bad input costs a
+    /// counter increment per sample, not a label set.
+    pub fn reject(&mut self, samples: u64, rejection: impl FnOnce() -> Rejection) {
+        self.rejected += samples;
         if self.rejections.len() < limits::APPEND_REJECTIONS_LISTED_MAX {
-            self.rejections.push(rejection);
+            self.rejections.push(rejection());
         }
     }
 
@@ -255,11 +258,12 @@ impl Storage {
             match self.resolve(&series.labels) {
                 Ok(series_ref) => resolved.push((series_ref, series.samples.as_slice())),
                 Err(reason) => {
-                    self.count_rejected(&reason, series.samples.len() as u64);
-                    outcome.reject(Rejection {
+                    let samples = series.samples.len() as u64;
+                    self.count_rejected(&reason, samples);
+                    outcome.reject(samples, || Rejection {
                         series: series.labels.clone(),
                         sample: None,
-                        samples: series.samples.len() as u64,
+                        samples,
                         reason,
                     });
                 }
@@ -306,9 +310,8 @@ impl Storage {
                         }
                     };
                     self.count_rejected(&reason, 1);
-                    let labels = self.catalog.labels(*series).unwrap_or_default();
-                    outcome.reject(Rejection {
-                        series: labels,
+                    outcome.reject(1, || Rejection {
+                        series: self.catalog.labels(*series).unwrap_or_default(),
                         sample: Some(sample),
                         samples: 1,
                         reason,

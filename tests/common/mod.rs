@@ -25,6 +25,27 @@ pub fn write(path: &Path, content: &str) {
     std::fs::write(path, content).expect("write file");
 }
 
+/// `tandem serve` on loopback `port`, stderr appended to `stderr_path`.
+fn spawn_serve(config_dir: &Path, data_dir: &Path, port: u16, stderr_path: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(stderr_path)
+        .expect("stderr file");
+    Command::new(BIN)
+        .arg("serve")
+        .arg("--config")
+        .arg(config_dir)
+        .arg("--data")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn tandem")
+}
+
 pub struct Instance {
     pub child: Child,
     pub port: u16,
@@ -71,19 +92,7 @@ impl Instance {
         }
         let port = free_port();
         let stderr_path = temp.path().join("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_dir)
-            .arg("--data")
-            .arg(&data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn tandem");
+        let child = spawn_serve(&config_dir, &data_dir, port, &stderr_path);
         let scheme = options.scheme.unwrap_or("http");
         let host = if scheme == "https" {
             "localhost"
@@ -106,23 +115,7 @@ impl Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let port = free_port();
-        let stderr = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&self.stderr_path)
-            .expect("stderr file");
-        self.child = Command::new(BIN)
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config_dir)
-            .arg("--data")
-            .arg(&self.data_dir)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn tandem");
+        self.child = spawn_serve(&self.config_dir, &self.data_dir, port, &self.stderr_path);
         self.port = port;
         self.base_url = format!("http://127.0.0.1:{port}");
     }
