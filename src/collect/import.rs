@@ -9,7 +9,8 @@
 use super::expfmt::{Entry, Format, ParseError, Parser, SampleLine};
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef};
 use crate::storage::{AppendOutcome, Durability, RejectReason, Storage, StorageError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::io::BufRead;
 
 /// Bad lines listed in an error; beyond it they are counted.
@@ -83,9 +84,19 @@ pub fn validate(
 ) -> Result<(u64, Vec<BadLine>), std::io::Error> {
     let mut bad = Vec::new();
     let mut count = 0u64;
+    // Series already checked: a series recurs on every timestamp of a backfill, and
+    // building its label set each time would cost more than parsing the line.
+    let mut valid_series: HashSet<Box<str>> = HashSet::new();
     for_each_line(reader, format, progress, &mut |line_number, result| {
         let problem = match result {
-            Ok(Entry::Sample(sample)) => labels_of(&sample).err(),
+            Ok(Entry::Sample(sample)) if valid_series.contains(sample.series_key()) => None,
+            Ok(Entry::Sample(sample)) => match labels_of(&sample) {
+                Ok(_) => {
+                    valid_series.insert(sample.series_key().into());
+                    None
+                }
+                Err(message) => Some(message),
+            },
             Ok(_) => None,
             Err(error) => Some(error.message.clone()),
         };
@@ -183,13 +194,67 @@ fn for_each_line(
 }
 
 /// Imports every line. Without `skip_invalid` the caller must have run `validate`
-/// first (a line that fails here is then a bug, reported as invalid).
+/// first (a line that fails here is then reported as invalid, and what came before it
+/// is stored).
+///
+/// Parsing and appending run on two threads: this one parses and resolves series,
+/// a scoped one appends batches, with two batches in flight between them.
 pub fn import(
     reader: impl BufRead,
     storage: &Storage,
     options: &ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
+    let (sender, receiver) = sync_channel::<Batch>(2);
+    std::thread::scope(|scope| {
+        let appender = scope.spawn(move || append_batches(storage, receiver));
+        let parsed = parse_into_batches(reader, storage, options, progress, sender);
+        let appended = appender
+            .join()
+            .unwrap_or_else(|_| panic!("BUG: the import appender thread panicked"));
+        let (mut report, invalid, invalid_count) = parsed?;
+        report.outcome.merge(appended?);
+        if options.durability == Durability::Sync {
+            // Batches were written without waiting; one fsync covers them all.
+            storage.sync()?;
+        }
+        if options.skip_invalid {
+            report.skipped = invalid;
+            report.skipped_count = invalid_count;
+        } else if invalid_count > 0 {
+            return Err(ImportError::Invalid {
+                count: invalid_count,
+                listed: invalid,
+            });
+        }
+        Ok(report)
+    })
+}
+
+/// Samples grouped by series, appended as one call (one WAL entry).
+type Batch = Vec<(SeriesRef, Vec<Sample>)>;
+
+fn append_batches(storage: &Storage, receiver: Receiver<Batch>) -> Result<AppendOutcome, StorageError> {
+    let mut outcome = AppendOutcome::default();
+    for batch in receiver {
+        let refs: Vec<(SeriesRef, &[Sample])> = batch
+            .iter()
+            .map(|(series, samples)| (*series, samples.as_slice()))
+            .collect();
+        outcome.merge(storage.append_refs(&refs, Durability::Background)?);
+    }
+    Ok(outcome)
+}
+
+type Parsed = (ImportReport, Vec<BadLine>, u64);
+
+fn parse_into_batches(
+    reader: impl BufRead,
+    storage: &Storage,
+    options: &ImportOptions,
+    progress: &mut dyn FnMut(u64),
+    sender: SyncSender<Batch>,
+) -> Result<Parsed, std::io::Error> {
     let mut state = ImportState {
         storage,
         options,
@@ -198,56 +263,34 @@ pub fn import(
         batch_index: HashMap::new(),
         batch_samples: 0,
         report: ImportReport::default(),
-        storage_error: None,
+        sender,
+        appender_gone: false,
     };
     let mut invalid: Vec<BadLine> = Vec::new();
     let mut invalid_count = 0u64;
-    for_each_line(
-        reader,
-        options.format,
-        progress,
-        &mut |line_number, result| {
-            if state.storage_error.is_some() {
-                return;
+    for_each_line(reader, options.format, progress, &mut |line_number, result| {
+        if state.appender_gone {
+            // The appender stopped on a storage error; it reports it.
+            return;
+        }
+        state.report.lines = line_number as u64;
+        let problem = match result {
+            Ok(Entry::Sample(sample)) => state.add(&sample).err(),
+            Ok(_) => None,
+            Err(error) => Some(error.message.clone()),
+        };
+        if let Some(message) = problem {
+            invalid_count += 1;
+            if invalid.len() < BAD_LINES_LISTED_MAX {
+                invalid.push(BadLine {
+                    line: line_number,
+                    message,
+                });
             }
-            state.report.lines = line_number as u64;
-            let problem = match result {
-                Ok(Entry::Sample(sample)) => state.add(&sample).err(),
-                Ok(_) => None,
-                Err(error) => Some(error.message.clone()),
-            };
-            if let Some(message) = problem {
-                invalid_count += 1;
-                if invalid.len() < BAD_LINES_LISTED_MAX {
-                    invalid.push(BadLine {
-                        line: line_number,
-                        message,
-                    });
-                }
-            }
-        },
-    )?;
-    if let Some(error) = state.storage_error.take() {
-        return Err(error.into());
-    }
-    state.flush()?;
-    if let Some(error) = state.storage_error.take() {
-        return Err(error.into());
-    }
-    if options.durability == Durability::Sync {
-        // Batches were written without waiting; one fsync covers them all.
-        storage.sync()?;
-    }
-    if options.skip_invalid {
-        state.report.skipped = invalid;
-        state.report.skipped_count = invalid_count;
-    } else if invalid_count > 0 {
-        return Err(ImportError::Invalid {
-            count: invalid_count,
-            listed: invalid,
-        });
-    }
-    Ok(state.report)
+        }
+    })?;
+    state.flush();
+    Ok((state.report, invalid, invalid_count))
 }
 
 struct ImportState<'a> {
@@ -260,7 +303,8 @@ struct ImportState<'a> {
     batch_index: HashMap<SeriesRef, usize>,
     batch_samples: usize,
     report: ImportReport,
-    storage_error: Option<StorageError>,
+    sender: SyncSender<Batch>,
+    appender_gone: bool,
 }
 
 impl ImportState<'_> {
@@ -300,28 +344,21 @@ impl ImportState<'_> {
         });
         self.batch[index].1.push(sample);
         self.batch_samples += 1;
-        if self.batch_samples >= BATCH_SAMPLES
-            && let Err(error) = self.flush()
-        {
-            self.storage_error = Some(error);
+        if self.batch_samples >= BATCH_SAMPLES {
+            self.flush();
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), StorageError> {
+    fn flush(&mut self) {
         if self.batch.is_empty() {
-            return Ok(());
+            return;
         }
-        let refs: Vec<(SeriesRef, &[Sample])> = self
-            .batch
-            .iter()
-            .map(|(series, samples)| (*series, samples.as_slice()))
-            .collect();
-        let outcome = self.storage.append_refs(&refs, Durability::Background)?;
-        self.report.outcome.merge(outcome);
-        self.batch.clear();
+        let batch = std::mem::take(&mut self.batch);
         self.batch_index.clear();
         self.batch_samples = 0;
-        Ok(())
+        if self.sender.send(batch).is_err() {
+            self.appender_gone = true;
+        }
     }
 }

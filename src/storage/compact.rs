@@ -74,7 +74,7 @@ impl Storage {
             match decode_framed(&value) {
                 Ok(samples) if samples.last().is_some_and(|last| last.t < before_t) => {
                     report.chunks += 1;
-                    work.samples = super::querier_merge(std::mem::take(&mut work.samples), samples);
+                    work.samples.extend(samples);
                     work.keys.push(key);
                 }
                 Ok(_) => {}
@@ -113,13 +113,7 @@ impl Storage {
         for chunk in staged {
             report.chunks += 1;
             match super::chunk_samples(&chunk.bytes) {
-                Ok(samples) => {
-                    let merged = super::querier_merge(
-                        by_series.remove(&chunk.series).unwrap_or_default(),
-                        samples,
-                    );
-                    by_series.insert(chunk.series, merged);
-                }
+                Ok(samples) => by_series.entry(chunk.series).or_default().extend(samples),
                 Err(error) => {
                     panic!("BUG: a chunk sealed in this process does not decode: {error}")
                 }
@@ -152,11 +146,12 @@ impl Storage {
         report: &mut CompactionReport,
     ) -> Result<(), StorageError> {
         let mut replaced = Vec::new();
-        let mut blocks = Vec::new();
-        for work in batch {
+        let mut pending: Vec<(SeriesRef, Vec<Sample>)> = Vec::new();
+        for mut work in batch {
             if work.samples.is_empty() {
                 continue;
             }
+            into_time_order(&mut work.samples);
             report.samples += work.samples.len() as u64;
             let mut by_period: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
             for sample in work.samples {
@@ -182,42 +177,69 @@ impl Storage {
                     }
                     replaced.push(block.id);
                 }
-                blocks.push(encode_block(work.series, &merged)?);
+                pending.push((work.series, merged));
             }
             compacted_keys.extend(work.keys);
         }
+        let blocks = encode_blocks(pending)?;
         report.blocks_written += blocks.len() as u64;
         self.cold.replace_blocks(&replaced, &blocks)?;
         Ok(())
     }
 }
 
+/// Sorts samples gathered from several chunks (a stable sort: for equal timestamps
+/// the first chunk's sample stays first) and keeps one sample per timestamp. Chunks
+/// arrive mostly in order, so this is usually one linear check.
+fn into_time_order(samples: &mut Vec<Sample>) {
+    if !samples.is_sorted_by_key(|sample| sample.t) {
+        samples.sort_by_key(|sample| sample.t);
+    }
+    samples.dedup_by_key(|sample| sample.t);
+}
+
+/// Encodes blocks on every core: pco encoding (with its verifying decode) is the
+/// expensive part of compaction, and blocks are independent.
+fn encode_blocks(pending: Vec<(SeriesRef, Vec<Sample>)>) -> Result<Vec<StoredBlock>, StorageError> {
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+    let per_thread = pending.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = pending
+            .chunks(per_thread)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(series, samples)| encode_block(*series, samples))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut blocks = Vec::with_capacity(pending.len());
+        for worker in workers {
+            let encoded = worker
+                .join()
+                .unwrap_or_else(|_| panic!("BUG: a block encoder thread panicked"));
+            blocks.extend(encoded?);
+        }
+        Ok(blocks)
+    })
+}
+
+/// One pco block. `pco::encode` decodes its own output and compares bit patterns
+/// before returning, so what reaches SQLite is known to read back exactly.
 fn encode_block(series: SeriesRef, samples: &[Sample]) -> Result<StoredBlock, StorageError> {
     let timestamps: Vec<i64> = samples.iter().map(|sample| sample.t).collect();
     let values: Vec<f64> = samples.iter().map(|sample| sample.v).collect();
     let payload = chunk::pco::encode(&timestamps, &values).map_err(|error| StorageError::Io {
         path: std::path::PathBuf::from("(block encoder)"),
-        source: std::io::Error::other(error.to_string()),
+        source: std::io::Error::other(format!("series {}: {error}", series.0)),
     })?;
-    let data = chunk::frame(chunk::Encoding::Pco, &payload);
-    // Check what crosses to disk: the block must decode to exactly what was encoded.
-    let check = decode_framed(&data);
-    assert!(
-        check
-            .as_ref()
-            .is_ok_and(|decoded| decoded.len() == samples.len()
-                && decoded.iter().zip(samples).all(|(a, b)| a.bit_eq(b))),
-        "BUG: pco block for series {} does not round-trip ({} samples): {:?}",
-        series.0,
-        samples.len(),
-        check.err()
-    );
     Ok(StoredBlock {
         id: 0,
         series,
         min_t: timestamps.first().copied().unwrap_or(0),
         max_t: timestamps.last().copied().unwrap_or(0),
         count: u32::try_from(samples.len()).unwrap_or(u32::MAX),
-        data,
+        data: chunk::frame(chunk::Encoding::Pco, &payload),
     })
 }
