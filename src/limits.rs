@@ -75,6 +75,12 @@ pub const APPEND_REJECTIONS_LISTED_MAX: usize = 100;
 /// partial blocks per day, which the next compaction of that day merges.
 pub const STAGED_BYTES_MAX: u64 = 256 << 20;
 
+/// `tandem import` checks a file and stores it in one pass, holding everything in
+/// memory until the file is known to be valid, when the file is at most this big
+/// (~1.7 bytes of staged chunk per ~110-byte line: ~130 MiB of memory here). Larger
+/// or compressed files are read twice: checked, then stored.
+pub const IMPORT_SINGLE_PASS_FILE_BYTES_MAX: u64 = 8 << 30;
+
 /// Seconds between storage checkpoints (new series to SQLite, WAL truncation). Short
 /// enough that the WAL stays small, long enough that the checkpoint costs nothing.
 pub const CHECKPOINT_INTERVAL_SECS: u64 = 10;

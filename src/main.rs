@@ -160,6 +160,7 @@ fn check(dir: Option<PathBuf>) -> ExitCode {
 fn open_offline(
     config: Option<PathBuf>,
     data: &std::path::Path,
+    staged_bytes_max: u64,
 ) -> anyhow::Result<(std::fs::File, tandem::storage::Storage)> {
     let loaded = config::load(&config_source(config), &Overrides::default())
         .map_err(|error| anyhow::anyhow!("invalid config:\n{error}"))?;
@@ -167,6 +168,7 @@ fn open_offline(
     let mut options = loaded.storage_options();
     options.data_dir = data.to_path_buf();
     options.write_ahead_log = false;
+    options.staged_bytes_max = staged_bytes_max;
     let storage = tandem::storage::Storage::open(options)
         .with_context(|| format!("opening {}", data.display()))?;
     Ok((lock, storage))
@@ -179,7 +181,21 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         "openmetrics" => expfmt::Format::OpenMetrics,
         other => anyhow::bail!("unknown --format {other:?}: use text or openmetrics"),
     };
-    let (_lock, storage) = open_offline(args.config, &args.data)?;
+    // One pass when every file is plain and small enough to hold until it is known
+    // valid; otherwise each file is checked first, then stored.
+    let single_pass = !args.skip_invalid
+        && args.files.iter().all(|file| {
+            file.extension().is_none_or(|extension| extension != "gz")
+                && std::fs::metadata(file).is_ok_and(|metadata| {
+                    metadata.len() <= tandem::limits::IMPORT_SINGLE_PASS_FILE_BYTES_MAX
+                })
+        });
+    let staged_bytes_max = if single_pass {
+        u64::MAX
+    } else {
+        tandem::limits::STAGED_BYTES_MAX
+    };
+    let (_lock, storage) = open_offline(args.config, &args.data, staged_bytes_max)?;
     let started = std::time::Instant::now();
     let mut total = import::ImportReport::default();
     let options = import::ImportOptions {
@@ -203,7 +219,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         let size = std::fs::metadata(file)
             .map(|metadata| metadata.len())
             .unwrap_or(0);
-        if !args.skip_invalid {
+        if !args.skip_invalid && !single_pass {
             let bar = progress_bar(size, &format!("checking {}", file.display()));
             let (count, listed) =
                 import::validate(open()?, format, &mut |bytes| bar.set_position(bytes))?;
@@ -220,10 +236,29 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let bar = progress_bar(size, &format!("importing {}", file.display()));
-        let report = import::import(open()?, &storage, &options, &mut |bytes| {
+        let imported = import::import(open()?, &storage, &options, &mut |bytes| {
             bar.set_position(bytes)
-        })?;
+        });
         bar.finish_and_clear();
+        let report = match imported {
+            Err(import::ImportError::Invalid { count, listed }) => {
+                // Single pass: this file's samples are only in memory; dropping the
+                // storage without finishing writes none of them.
+                eprintln!(
+                    "{}: {count} invalid line(s); nothing from it was imported (--skip-invalid stores the valid ones):",
+                    file.display()
+                );
+                for line in listed {
+                    eprintln!("{}:{line}", file.display());
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            other => other?,
+        };
+        if single_pass {
+            // Make this file durable before the next one can fail.
+            storage.finish_offline()?;
+        }
         for line in &report.skipped {
             eprintln!("{}: skipped {line}", file.display());
         }
@@ -267,7 +302,7 @@ fn progress_bar(total: u64, message: &str) -> indicatif::ProgressBar {
 }
 
 fn compact(data: PathBuf) -> anyhow::Result<ExitCode> {
-    let (_lock, storage) = open_offline(None, &data)?;
+    let (_lock, storage) = open_offline(None, &data, tandem::limits::STAGED_BYTES_MAX)?;
     storage.seal_idle(i64::MAX)?;
     let report = storage.compact(i64::MAX)?;
     storage.finish_offline()?;

@@ -136,10 +136,26 @@ fn offline_import_command() {
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("2 invalid line(s); nothing was imported"),
+        stderr.contains("2 invalid line(s); nothing from it was imported"),
         "{stderr}"
     );
     assert!(stderr.contains("bad.prom:line 2: "), "{stderr}");
+    assert!(
+        stored(&data).is_empty(),
+        "a refused file leaves nothing behind"
+    );
+    // A compressed file takes the two-pass path (check, then store): same result.
+    let bad_gz = temp.path().join("bad.prom.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(BAD.as_bytes()).expect("gzip");
+    std::fs::write(&bad_gz, encoder.finish().expect("gzip")).expect("write");
+    let refused_gz = run(&[&bad_gz], &[]);
+    assert_eq!(refused_gz.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused_gz.stderr)
+            .contains("2 invalid line(s); nothing was imported")
+    );
+    assert!(stored(&data).is_empty());
     let imported = run(&[&good], &[]);
     assert!(
         imported.status.success(),

@@ -341,7 +341,7 @@ impl Storage {
                 }
             }
         }
-        if self.staged_bytes() > limits::STAGED_BYTES_MAX {
+        if self.staged_bytes() > self.options.staged_bytes_max {
             self.compact(i64::MIN)?;
         }
         self.counters

@@ -109,28 +109,36 @@ impl Storage {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         self.staged_bytes.store(0, Ordering::Relaxed);
-        let mut by_series: BTreeMap<SeriesRef, Vec<Sample>> = BTreeMap::new();
+        let mut staged = staged;
+        // Group by series (stable: chunks of a series keep their order), then decode
+        // one transaction's worth of series at a time, so memory holds the samples of
+        // `SERIES_PER_TRANSACTION` series, not of the whole import.
+        staged.sort_by_key(|chunk| chunk.series);
+        let mut no_keys = Vec::new();
+        let mut batch: Vec<SeriesWork> = Vec::new();
         for chunk in staged {
             report.chunks += 1;
-            match super::chunk_samples(&chunk.bytes) {
-                Ok(samples) => by_series.entry(chunk.series).or_default().extend(samples),
+            let samples = match super::chunk_samples(&chunk.bytes) {
+                Ok(samples) => samples,
                 Err(error) => {
                     panic!("BUG: a chunk sealed in this process does not decode: {error}")
                 }
+            };
+            match batch.last_mut() {
+                Some(work) if work.series == chunk.series => work.samples.extend(samples),
+                _ => {
+                    if batch.len() >= SERIES_PER_TRANSACTION {
+                        self.write_blocks(std::mem::take(&mut batch), &mut no_keys, report)?;
+                    }
+                    batch.push(SeriesWork {
+                        series: chunk.series,
+                        keys: Vec::new(),
+                        samples,
+                    });
+                }
             }
         }
-        let mut no_keys = Vec::new();
-        let works: Vec<SeriesWork> = by_series
-            .into_iter()
-            .map(|(series, samples)| SeriesWork {
-                series,
-                keys: Vec::new(),
-                samples,
-            })
-            .collect();
-        for batch in works.chunks(SERIES_PER_TRANSACTION) {
-            self.write_blocks(batch.to_vec(), &mut no_keys, report)?;
-        }
+        self.write_blocks(batch, &mut no_keys, report)?;
         Ok(())
     }
 
@@ -181,7 +189,7 @@ impl Storage {
             }
             compacted_keys.extend(work.keys);
         }
-        let blocks = encode_blocks(pending)?;
+        let blocks = in_page_order(encode_blocks(pending)?);
         report.blocks_written += blocks.len() as u64;
         self.cold.replace_blocks(&replaced, &blocks)?;
         Ok(())
@@ -196,6 +204,34 @@ fn into_time_order(samples: &mut Vec<Sample>) {
         samples.sort_by_key(|sample| sample.t);
     }
     samples.dedup_by_key(|sample| sample.t);
+}
+
+/// SQLite's usable bytes per page (`cold.rs` sets 64 KiB pages) less the page header,
+/// and a generous per-row overhead (cell pointer, lengths, rowid, the integer columns).
+const PAGE_BYTES: usize = 65536 - 8;
+const ROW_OVERHEAD_BYTES: usize = 48;
+
+/// Orders blocks so that consecutive inserts fill SQLite pages. Rows are appended in
+/// insert order, and a row that does not fit the rest of a page starts a new one; day
+/// blocks range from a few hundred bytes (constants) to ~30 KiB (full-precision
+/// floats), so plain order left 16 % of the file empty on the bench dataset.
+/// First-fit decreasing: place each block, largest first, in the first page-sized bin
+/// with room, then emit bin after bin.
+fn in_page_order(mut blocks: Vec<StoredBlock>) -> Vec<StoredBlock> {
+    let row_bytes = |block: &StoredBlock| block.data.len() + ROW_OVERHEAD_BYTES;
+    blocks.sort_by_key(|block| std::cmp::Reverse(row_bytes(block)));
+    let mut bins: Vec<(usize, Vec<StoredBlock>)> = Vec::new();
+    for block in blocks {
+        let size = row_bytes(&block);
+        match bins.iter_mut().find(|(used, _)| used + size <= PAGE_BYTES) {
+            Some((used, members)) => {
+                *used += size;
+                members.push(block);
+            }
+            None => bins.push((size, vec![block])),
+        }
+    }
+    bins.into_iter().flat_map(|(_, members)| members).collect()
 }
 
 /// Encodes blocks on every core: pco encoding (with its verifying decode) is the
@@ -242,4 +278,65 @@ fn encode_block(series: SeriesRef, samples: &[Sample]) -> Result<StoredBlock, St
         count: u32::try_from(samples.len()).unwrap_or(u32::MAX),
         data: chunk::frame(chunk::Encoding::Pco, &payload),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(id: i64, bytes: usize) -> StoredBlock {
+        StoredBlock {
+            id,
+            series: SeriesRef(id as u64),
+            min_t: 0,
+            max_t: 0,
+            count: 1,
+            data: vec![0; bytes],
+        }
+    }
+
+    #[test]
+    fn page_order_keeps_every_block_and_fills_pages() {
+        let sizes = [30_000, 500, 29_000, 2_000, 31_000, 3_000, 600, 20_000];
+        let blocks: Vec<StoredBlock> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, size)| block(i as i64, *size))
+            .collect();
+        let ordered = in_page_order(blocks);
+        let mut ids: Vec<i64> = ordered.iter().map(|block| block.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..sizes.len() as i64).collect::<Vec<_>>());
+        // Simulate SQLite's append: a row that does not fit starts a new page.
+        let mut pages = 1;
+        let mut used = 0;
+        for block in &ordered {
+            let size = block.data.len() + ROW_OVERHEAD_BYTES;
+            if used + size > PAGE_BYTES {
+                pages += 1;
+                used = 0;
+            }
+            used += size;
+        }
+        assert_eq!(pages, 2, "116 KiB of rows fit two 64 KiB pages when packed");
+    }
+
+    #[test]
+    fn time_order_keeps_the_first_sample_of_a_timestamp() {
+        let mut samples = vec![
+            Sample { t: 3, v: 3.0 },
+            Sample { t: 1, v: 1.0 },
+            Sample { t: 3, v: 9.0 },
+            Sample { t: 2, v: 2.0 },
+        ];
+        into_time_order(&mut samples);
+        assert_eq!(
+            samples,
+            [
+                Sample { t: 1, v: 1.0 },
+                Sample { t: 2, v: 2.0 },
+                Sample { t: 3, v: 3.0 }
+            ]
+        );
+    }
 }

@@ -27,7 +27,6 @@ pub enum HeadRejection {
 pub struct SealedChunk {
     pub series: SeriesRef,
     pub start_t: i64,
-    pub newest_t: i64,
     /// The XOR encoding (unframed).
     pub bytes: Vec<u8>,
 }
@@ -353,14 +352,13 @@ fn seal_open(
     next_wal_seq: u64,
     sealed: &mut dyn FnMut(SealedChunk),
 ) {
-    let (Some(start_t), Some(newest_t)) = (memory.open.first_t(), memory.open.last_t()) else {
+    let Some(start_t) = memory.open.first_t() else {
         return;
     };
     let open = std::mem::take(&mut memory.open);
     sealed(SealedChunk {
         series,
         start_t,
-        newest_t,
         bytes: open.bytes().to_vec(),
     });
     memory.open_wal_seq = next_wal_seq;
@@ -371,10 +369,7 @@ fn seal_out_of_order(
     series: SeriesRef,
     sealed: &mut dyn FnMut(SealedChunk),
 ) {
-    let (Some(first), Some(last)) = (
-        memory.out_of_order.first().copied(),
-        memory.out_of_order.last().copied(),
-    ) else {
+    let Some(first) = memory.out_of_order.first().copied() else {
         return;
     };
     let mut chunk = XorAppender::new();
@@ -384,7 +379,6 @@ fn seal_out_of_order(
     sealed(SealedChunk {
         series,
         start_t: first.t,
-        newest_t: last.t,
         bytes: chunk.bytes().to_vec(),
     });
 }

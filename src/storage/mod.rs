@@ -70,6 +70,10 @@ pub struct StorageOptions {
     pub hot_cache_bytes: u64,
     /// Without a WAL (offline import), durability comes from `finish_offline`.
     pub write_ahead_log: bool,
+    /// Without a WAL, sealed chunks staged in memory before a compaction is forced.
+    /// `u64::MAX` defers every write to `finish_offline`, so an import that turns out
+    /// to be invalid can be dropped having written nothing.
+    pub staged_bytes_max: u64,
 }
 
 impl StorageOptions {
@@ -80,6 +84,7 @@ impl StorageOptions {
             hot_window: Duration::from_secs(2 * 3600),
             hot_cache_bytes: 64 << 20,
             write_ahead_log: true,
+            staged_bytes_max: crate::limits::STAGED_BYTES_MAX,
         }
     }
 }
@@ -142,9 +147,9 @@ pub struct Storage {
     committer: Committer,
     /// Series created since the last WAL entry was written; the next entry records them.
     new_series_for_wal: Mutex<Vec<(SeriesRef, crate::model::Labels)>>,
-    /// Without a WAL (offline import), chunks sealed already older than the hot window
-    /// wait here for compaction instead of passing through sled, whose file does not
-    /// shrink after the compactor deletes them.
+    /// Without a WAL (offline import), sealed chunks wait here for compaction instead
+    /// of passing through sled, whose file does not shrink after the compactor deletes
+    /// them.
     staged: Mutex<Vec<head::SealedChunk>>,
     staged_bytes: AtomicU64,
     /// Serialises compaction and checkpoints.
@@ -312,12 +317,10 @@ impl Storage {
         }
     }
 
-    /// Writes a sealed chunk to sled, or stages it for compaction when there is no WAL
-    /// and the chunk is already older than the hot window.
+    /// Writes a sealed chunk to sled, or, when there is no WAL (offline import, which
+    /// compacts everything before it exits), stages it in memory for compaction.
     fn store_sealed(&self, chunk: head::SealedChunk) -> Result<(), HotError> {
-        let hot_from = crate::config::history::unix_millis(std::time::SystemTime::now())
-            .saturating_sub(i64::try_from(self.options.hot_window.as_millis()).unwrap_or(i64::MAX));
-        if !self.options.write_ahead_log && chunk.newest_t < hot_from {
+        if !self.options.write_ahead_log {
             self.staged_bytes
                 .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
             self.staged
