@@ -41,6 +41,14 @@ pub async fn limit_body(
     actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
+    // Ingest endpoints have their own, larger limit ([storage] import_body_bytes_max),
+    // checked by their handlers while reading.
+    if request.path().starts_with("/api/v1/import/") {
+        return next
+            .call(request)
+            .await
+            .map(actix_web::dev::ServiceResponse::map_into_left_body);
+    }
     let limit = request
         .app_data::<web::Data<WebState>>()
         .map_or(crate::limits::REQUEST_BODY_BYTES_DEFAULT, |state| {
