@@ -205,24 +205,15 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         default_timestamp_ms: tandem::config::history::unix_millis(std::time::SystemTime::now()),
     };
     for file in &args.files {
-        let open = || -> anyhow::Result<Box<dyn std::io::BufRead>> {
-            let handle =
-                std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-            let reader: Box<dyn std::io::Read> =
-                if file.extension().is_some_and(|extension| extension == "gz") {
-                    Box::new(flate2::read::GzDecoder::new(handle))
-                } else {
-                    Box::new(handle)
-                };
-            Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, reader)))
-        };
+        let input = ImportInput::open(file)?;
         let size = std::fs::metadata(file)
             .map(|metadata| metadata.len())
             .unwrap_or(0);
         if !args.skip_invalid && !single_pass {
             let bar = progress_bar(size, &format!("checking {}", file.display()));
-            let (count, listed) =
-                import::validate(open()?, format, &mut |bytes| bar.set_position(bytes))?;
+            let (count, listed) = import::validate(input.source()?, format, &mut |bytes| {
+                bar.set_position(bytes)
+            })?;
             bar.finish_and_clear();
             if count > 0 {
                 eprintln!(
@@ -236,7 +227,7 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let bar = progress_bar(size, &format!("importing {}", file.display()));
-        let imported = import::import(open()?, &storage, &options, &mut |bytes| {
+        let imported = import::import(input.source()?, &storage, &options, &mut |bytes| {
             bar.set_position(bytes)
         });
         bar.finish_and_clear();
@@ -283,6 +274,48 @@ fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("rejected: {rejection}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A file to import: plain files are memory-mapped and parsed in place (no copy of
+/// every line through a read buffer, which cost a tenth of the import's CPU);
+/// `.gz` files are decompressed as a stream.
+enum ImportInput {
+    Mapped(memmap2::Mmap),
+    Gzip(PathBuf),
+}
+
+impl ImportInput {
+    fn open(file: &std::path::Path) -> anyhow::Result<ImportInput> {
+        if file.extension().is_some_and(|extension| extension == "gz") {
+            return Ok(ImportInput::Gzip(file.to_path_buf()));
+        }
+        let handle =
+            std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        // SAFETY: the map is read-only and lives while the import runs. If another
+        // process truncated the file meanwhile, reads past the new end would fault;
+        // `tandem import` is documented to take files nobody is writing.
+        let map = unsafe { memmap2::Mmap::map(&handle) }
+            .with_context(|| format!("mapping {}", file.display()))?;
+        // Read once front to back: let the kernel read ahead and drop pages behind us.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(ImportInput::Mapped(map))
+    }
+
+    fn source(&self) -> anyhow::Result<tandem::collect::import::Source<'_>> {
+        use tandem::collect::import::Source;
+        Ok(match self {
+            ImportInput::Mapped(map) => Source::Bytes(map),
+            ImportInput::Gzip(path) => {
+                let handle = std::fs::File::open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                let reader = std::io::BufReader::with_capacity(
+                    1 << 20,
+                    flate2::read::GzDecoder::new(handle),
+                );
+                Source::Read(Box::new(reader))
+            }
+        })
+    }
 }
 
 /// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal.

@@ -105,9 +105,15 @@ fn http_import_is_durable_refuses_bad_bodies_and_can_skip_bad_lines() {
 fn import_bodies_have_their_own_limit() {
     // Above the 1 KiB general limit, below the import limit: accepted.
     let instance = Instance::start("[server]\nrequest_body_bytes_max = \"1KiB\"\n");
-    let body: String = (0..100).map(|i| format!("big{{i=\"{i}\"}} {i} 1800000000000\n")).collect();
+    let body: String = (0..100)
+        .map(|i| format!("big{{i=\"{i}\"}} {i} 1800000000000\n"))
+        .collect();
     assert!(body.len() > 1024);
-    let response = client().post(instance.url("/api/v1/import/prometheus")).body(body).send().expect("post");
+    let response = client()
+        .post(instance.url("/api/v1/import/prometheus"))
+        .body(body)
+        .send()
+        .expect("post");
     assert_eq!(response.status(), 200);
 }
 

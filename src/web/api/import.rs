@@ -77,12 +77,18 @@ pub async fn prometheus(
     let storage = std::sync::Arc::clone(&state.storage);
     let result = web::block(move || {
         if !options.skip_invalid {
-            let (count, listed) = import::validate(&body[..], options.format, &mut |_| {})?;
+            let (count, listed) =
+                import::validate(import::Source::Bytes(&body), options.format, &mut |_| {})?;
             if count > 0 {
                 return Err(ImportError::Invalid { count, listed });
             }
         }
-        import::import(&body[..], &storage, &options, &mut |_| {})
+        import::import(
+            import::Source::Bytes(&body),
+            &storage,
+            &options,
+            &mut |_| {},
+        )
     })
     .await;
     match result {
