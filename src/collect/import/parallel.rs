@@ -77,6 +77,15 @@ fn parse_segment(
         rest = tail;
         segment.lines += 1;
         let line_number = segment.lines;
+        if let Some((series, sample)) = known_sample(&mut parser, raw, cache, options) {
+            segment.report.samples += 1;
+            let slot = *index.entry(series).or_insert_with(|| {
+                segment.batch.push((series, Vec::new()));
+                segment.batch.len() - 1
+            });
+            segment.batch[slot].1.push(sample);
+            continue;
+        }
         visit_line(&mut parser, raw, line_number, &mut |_, result| {
             let problem = match result {
                 Ok(Entry::Sample(line)) => {
@@ -105,6 +114,36 @@ fn parse_segment(
         });
     }
     segment
+}
+
+/// A line of a series already in the cache (and accepted by storage), parsed by the
+/// parser's fast path; `None` sends the line through the full parser.
+fn known_sample(
+    parser: &mut Parser,
+    raw: &[u8],
+    cache: &SeriesCache,
+    options: &ImportOptions,
+) -> Option<(SeriesRef, crate::model::Sample)> {
+    let text = std::str::from_utf8(raw).ok()?.trim_end_matches('\n');
+    // The series text ends at the label set's closing brace (the value and timestamp
+    // after it hold none), or at the first blank when there is no label set.
+    let first_blank = text.find([' ', '\t'])?;
+    let key_end = match text[..first_blank].contains('{') {
+        true => text.rfind('}')? + 1,
+        false => first_blank,
+    };
+    let key = text.get(..key_end)?;
+    let Some(Ok(series)) = cache.get(key) else {
+        return None;
+    };
+    let (v, t) = parser.next_known_sample(text, key)?;
+    Some((
+        *series,
+        crate::model::Sample {
+            t: t.unwrap_or(options.default_timestamp_ms),
+            v,
+        },
+    ))
 }
 
 pub(super) fn import(
@@ -235,6 +274,8 @@ mod tests {
     fn parallel_import_keeps_order_and_line_numbers() {
         let (series, ticks) = (100usize, 1_000usize);
         let bad_line = 87_123;
+        // A known series with a stray token: the fast path must hand it to the parser.
+        let bad_known_line = 91_005;
         let mut input = String::new();
         let mut line = 0;
         for tick in 0..ticks {
@@ -242,6 +283,8 @@ mod tests {
                 line += 1;
                 if line == bad_line {
                     input.push_str("broken{id=\"x\" 1 2\n");
+                } else if line == bad_known_line {
+                    input.push_str(&format!("m{{id=\"{id}\"}} 1 1800000000000 extra\n"));
                 } else {
                     input.push_str(&format!(
                         "m{{id=\"{id}\"}} {tick} {}\n",
@@ -260,9 +303,15 @@ mod tests {
             default_timestamp_ms: 0,
         };
         let report = import(input.as_bytes(), &storage, &options, &mut |_| {}, 2).expect("import");
-        assert_eq!(report.skipped_count, 1);
+        assert_eq!(report.skipped_count, 2);
         assert_eq!(report.skipped[0].line, bad_line);
-        assert_eq!(report.outcome.accepted, (series * ticks - 1) as u64);
+        assert_eq!(report.skipped[1].line, bad_known_line);
+        assert!(
+            report.skipped[1].message.contains("extra"),
+            "{:?}",
+            report.skipped[1]
+        );
+        assert_eq!(report.outcome.accepted, (series * ticks - 2) as u64);
         assert_eq!(
             report.outcome.rejected, 0,
             "no sample may arrive out of order"
@@ -278,7 +327,7 @@ mod tests {
         {
             let values: Vec<f64> = data.samples().map(|sample| sample.v).collect();
             assert!(values.windows(2).all(|pair| pair[0] < pair[1]));
-            assert!(values.len() >= ticks - 1);
+            assert!(values.len() >= ticks - 2);
         }
     }
 
