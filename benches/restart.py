@@ -6,6 +6,8 @@ process start to /-/ready. Then the same after an offline import (data in SQLite
     cargo build --release && python3 benches/restart.py [--series 1000000] [--binary target/release/tandem]
 
 Series are spread over 10 metric names (the default per-metric limit is 200 000).
+Also reports anonymous RSS after the restart, against an empty instance: memory per
+series held (catalog, postings, head), not the live-scraping figure of bench/live.py.
 Prints one JSON object.
 """
 import argparse, json, os, shutil, signal, socket, subprocess, tempfile, time, urllib.request
@@ -41,6 +43,14 @@ def wait_ready(port, limit=600.0):
     return False
 
 
+def rss_kib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def timed_start(binary, config, data):
     port = free_port()
     t0 = time.monotonic()
@@ -63,6 +73,11 @@ def main():
     with open(os.path.join(config, "tandem.toml"), "w") as f:
         f.write("")
     result = {"series": args.series}
+    empty, _, _ = timed_start(binary, config, os.path.join(work, "empty-data"))
+    time.sleep(2)
+    empty_rss = rss_kib(empty.pid, "RssAnon")
+    empty.send_signal(signal.SIGTERM)
+    empty.wait()
     data = os.path.join(work, "wal-data")
     p, port, _ = timed_start(binary, config, data)
     batch = 50_000
@@ -82,6 +97,11 @@ def main():
     p.wait()
     p, port, ready = timed_start(binary, config, data)
     result["ready_after_clean_stop_seconds"] = round(ready, 2)
+    time.sleep(2)
+    anon = rss_kib(p.pid, "RssAnon")
+    result["anon_rss_mib_empty"] = round(empty_rss / 1024, 1)
+    result["anon_rss_mib_loaded"] = round(anon / 1024, 1)
+    result["anon_rss_bytes_per_series"] = round((anon - empty_rss) * 1024 / args.series)
     p.send_signal(signal.SIGTERM)
     p.wait()
     shutil.rmtree(work, ignore_errors=True)
