@@ -10,6 +10,7 @@ use super::chunk::xor::XorAppender;
 use crate::limits;
 use crate::model::{Sample, SeriesRef};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const SHARDS: usize = 64;
 
@@ -83,6 +84,14 @@ pub struct HeadAppend {
 
 pub struct Head {
     shards: Box<[Mutex<Shard>]>,
+    /// Kept as counters so that `/metrics` does not lock every shard and walk every
+    /// series on each scrape.
+    series_count: AtomicU64,
+    samples_held: AtomicU64,
+}
+
+fn held(memory: &MemSeries) -> u64 {
+    (memory.open.count() + memory.out_of_order.len()) as u64
 }
 
 impl Default for Head {
@@ -102,6 +111,8 @@ impl Head {
     pub fn new() -> Head {
         Head {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            series_count: AtomicU64::new(0),
+            samples_held: AtomicU64::new(0),
         }
     }
 
@@ -132,7 +143,12 @@ impl Head {
         if shard.series.len() <= index {
             shard.series.resize_with(index + 1, || None);
         }
-        let memory = shard.series[index].get_or_insert_with(MemSeries::new);
+        let slot = &mut shard.series[index];
+        if slot.is_none() {
+            self.series_count.fetch_add(1, Ordering::Relaxed);
+        }
+        let memory = slot.get_or_insert_with(MemSeries::new);
+        let before = held(memory);
         let mut result = HeadAppend::default();
         for sample in samples {
             append_one(
@@ -146,7 +162,18 @@ impl Head {
                 &mut result,
             );
         }
+        self.adjust_held(before, held(memory));
         result
+    }
+
+    fn adjust_held(&self, before: u64, after: u64) {
+        if after >= before {
+            self.samples_held
+                .fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.samples_held
+                .fetch_sub(before - after, Ordering::Relaxed);
+        }
     }
 
     /// Copies what the head holds for `series` overlapping `[mint, maxt]`.
@@ -181,7 +208,11 @@ impl Head {
         if shard.series.len() <= index {
             shard.series.resize_with(index + 1, || None);
         }
-        let memory = shard.series[index].get_or_insert_with(MemSeries::new);
+        let slot = &mut shard.series[index];
+        if slot.is_none() {
+            self.series_count.fetch_add(1, Ordering::Relaxed);
+        }
+        let memory = slot.get_or_insert_with(MemSeries::new);
         if newest.t > memory.newest_t {
             memory.newest_t = newest.t;
             memory.newest_v = newest.v;
@@ -199,6 +230,7 @@ impl Head {
             for (index, memory) in shard.series.iter_mut().enumerate() {
                 let Some(memory) = memory else { continue };
                 let series = SeriesRef((index * SHARDS + shard_index) as u64);
+                let before = held(memory);
                 if memory.open.last_t().is_some_and(|last| last < before_t) {
                     seal_open(memory, series, 0, sealed);
                 }
@@ -209,6 +241,7 @@ impl Head {
                 {
                     seal_out_of_order(memory, series, sealed);
                 }
+                self.adjust_held(before, held(memory));
             }
         }
     }
@@ -236,19 +269,12 @@ impl Head {
     }
 
     /// (series with samples, samples held, bytes of open chunks).
-    pub fn stats(&self) -> (u64, u64, u64) {
-        let (mut series, mut samples, mut bytes) = (0, 0, 0);
-        for shard in self.shards.iter() {
-            let shard = shard
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for memory in shard.series.iter().flatten() {
-                series += 1;
-                samples += (memory.open.count() + memory.out_of_order.len()) as u64;
-                bytes += memory.open.bytes().len() as u64;
-            }
-        }
-        (series, samples, bytes)
+    /// (series the head tracks, samples in open chunks and out-of-order buffers).
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.series_count.load(Ordering::Relaxed),
+            self.samples_held.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -462,6 +488,7 @@ mod tests {
         let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 15_000, i as f64)).collect();
         append(&head, &samples, &mut sealed);
         assert_eq!(sealed.len(), 2);
+        assert_eq!(head.stats(), (1, 10), "120 + 120 sealed, 10 held");
         assert_eq!(sealed[0].start_t, 0);
         assert_eq!(
             crate::storage::chunk_samples(&sealed[0].bytes)
@@ -472,6 +499,7 @@ mod tests {
         assert_eq!(head.wal_low_watermark(), Some(1));
         head.seal_idle(i64::MAX, &mut |chunk| sealed.push(chunk));
         assert_eq!(sealed.len(), 3);
+        assert_eq!(head.stats(), (1, 0));
         assert_eq!(head.wal_low_watermark(), None);
     }
 }

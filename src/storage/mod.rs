@@ -163,7 +163,6 @@ pub struct StorageStats {
     pub series: u64,
     pub head_series: u64,
     pub head_samples: u64,
-    pub head_bytes: u64,
     pub hot_chunks: u64,
     pub hot_bytes: u64,
     pub cold_bytes: u64,
@@ -462,12 +461,11 @@ impl Storage {
     }
 
     pub fn stats(&self) -> StorageStats {
-        let (head_series, head_samples, head_bytes) = self.head.stats();
+        let (head_series, head_samples) = self.head.stats();
         StorageStats {
             series: self.catalog.series_count(),
             head_series,
             head_samples,
-            head_bytes,
             hot_chunks: self.hot.chunk_count() as u64,
             hot_bytes: self.hot.size_on_disk(),
             cold_bytes: self.cold.size_on_disk(),
