@@ -267,7 +267,10 @@ impl Collector for StorageCollector {
             ),
         ];
         for (name, help, value) in gauges {
-            encode_gauge(&mut encoder, name, help, value as f64)?;
+            // Counts and byte sizes print as integers.
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
         }
         Ok(())
     }

@@ -82,6 +82,29 @@ fn http_import_is_durable_refuses_bad_bodies_and_can_skip_bad_lines() {
         .expect("post");
     assert_eq!(gzipped.status(), 200);
 
+    let tsdb: serde_json::Value = client
+        .get(instance.url("/api/v1/status/tsdb"))
+        .send()
+        .expect("tsdb")
+        .json()
+        .expect("json");
+    assert_eq!(tsdb["data"]["headStats"]["numSeries"], 4);
+    assert_eq!(
+        tsdb["data"]["seriesCountByMetricName"],
+        serde_json::json!([{"name": "up", "value": 4}])
+    );
+    let metrics = client
+        .get(instance.url("/metrics"))
+        .send()
+        .expect("metrics")
+        .text()
+        .expect("text");
+    assert!(
+        metrics.contains("tandem_storage_samples_appended_total 5\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("tandem_storage_series 4\n"), "{metrics}");
+
     // Stop hard: what was acknowledged must be on disk.
     instance.signal(libc::SIGKILL);
     instance

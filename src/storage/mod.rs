@@ -167,8 +167,6 @@ pub struct StorageStats {
     pub hot_bytes: u64,
     pub cold_bytes: u64,
     pub wal_bytes: u64,
-    pub min_time: Option<i64>,
-    pub max_time: Option<i64>,
 }
 
 impl Storage {
@@ -477,8 +475,6 @@ impl Storage {
             hot_bytes: self.hot.size_on_disk(),
             cold_bytes: self.cold.size_on_disk(),
             wal_bytes: self.hot.wal_bytes(),
-            min_time: None,
-            max_time: None,
         }
     }
 

@@ -60,8 +60,6 @@ pub async fn tsdb(state: web::Data<WebState>) -> HttpResponse {
                 "numSeries": stats.series,
                 "numLabelPairs": cardinality.label_pairs,
                 "chunkCount": stats.hot_chunks + stats.head_series,
-                "minTime": stats.min_time,
-                "maxTime": stats.max_time,
             },
             "seriesCountByMetricName": entries(&cardinality.series_by_metric),
             "labelValueCountByLabelName": [],
