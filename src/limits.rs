@@ -91,6 +91,27 @@ pub const COMPACTION_EVERY_CHECKPOINTS: u64 = 6;
 /// Series listed per category in `/api/v1/status/tsdb`.
 pub const TSDB_STATUS_TOP_MAX: usize = 10;
 
+/// Default for `[[scrape]] body_bytes_max`: node_exporter answers ~100 KiB, a large
+/// application a few MiB; the body is held in memory while it is parsed.
+pub const SCRAPE_BODY_BYTES_DEFAULT: usize = 64 << 20;
+
+/// Ceiling for `[[scrape]] body_bytes_max`.
+pub const SCRAPE_BODY_BYTES_MAX: usize = 1 << 30;
+
+/// Scrape timeout when the job sets none and its interval is longer (Prometheus' default).
+pub const SCRAPE_TIMEOUT_DEFAULT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Shortest scrape interval: below it the scrape itself (connect, render, parse) is
+/// a large share of the interval on any real exporter.
+pub const SCRAPE_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A series unseen for this many scrapes of its target leaves the target's series
+/// cache (it was marked stale the first scrape it was missing).
+pub const SCRAPE_CACHE_SCRAPES_KEPT: u64 = 10;
+
+/// Targets over all scrape jobs: each runs a task and holds a series cache.
+pub const SCRAPE_TARGETS_MAX: usize = 10_000;
+
 const _: () = assert!(CHUNK_SAMPLES_MAX <= u16::MAX as usize);
 
 const _: () = assert!(REQUEST_BODY_BYTES_DEFAULT <= REQUEST_BODY_BYTES_MAX);

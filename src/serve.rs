@@ -139,10 +139,20 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         handle.stop(true).await;
     });
     let maintenance = tokio::spawn(maintain_storage(Arc::clone(&storage), reloader.subscribe()));
+    let scraping = tokio::spawn(crate::collect::scrape::run(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+    ));
+    if reloader.current().host.enabled {
+        tracing::warn!(
+            "[collect.host] is enabled, but this build has no host collector yet: host metrics are not collected"
+        );
+    }
     ready.store(true, Ordering::Release);
     tracing::info!(%listen, "tandem is ready");
     server.await.map_err(ServeError::Server)?;
     maintenance.abort();
+    scraping.abort();
     let closing = Arc::clone(&storage);
     let closed = tokio::task::spawn_blocking(move || closing.checkpoint()).await;
     if let Ok(Err(error)) | Err(error) = closed.map_err(|join| crate::storage::StorageError::Io {

@@ -5,3 +5,4 @@
 
 pub mod expfmt;
 pub mod import;
+pub mod scrape;

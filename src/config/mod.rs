@@ -14,8 +14,11 @@ pub mod units;
 mod validate;
 
 pub use file::{Diagnostic, SourceFile, line_column, suggest};
-pub use model::{LogFormat, LogLevel, MainFile};
-pub use validate::{AuthConfig, BasicUser, BearerToken, ServerConfig, StorageConfig, TlsFiles};
+pub use model::{LogFormat, LogLevel, MainFile, ScrapeScheme};
+pub use validate::{
+    AuthConfig, BasicUser, BearerToken, HostCollectConfig, ScrapeJob, ServerConfig, StorageConfig,
+    TlsFiles,
+};
 
 use crate::limits;
 use rust_embed::RustEmbed;
@@ -64,6 +67,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
+    pub host: HostCollectConfig,
+    pub scrape: Vec<ScrapeJob>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -125,6 +130,8 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         data_dir: validated.data_dir,
         log_level: validated.log_level,
         log_format: validated.log_format,
+        host: validated.host,
+        scrape: validated.scrape,
     })
 }
 

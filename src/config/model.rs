@@ -29,6 +29,121 @@ pub struct MainFile {
     /// Bounds that protect stored data from runaway input.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// Built-in collectors (`[collect.host]`).
+    #[serde(default)]
+    pub collect: CollectSection,
+    /// Prometheus exporters to scrape (`[[scrape]]`), one entry per job.
+    #[serde(default)]
+    pub scrape: Vec<ScrapeSection>,
+}
+
+/// `[collect]`
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CollectSection {
+    /// Metrics of this host under node_exporter's names.
+    #[serde(default)]
+    pub host: HostCollectSection,
+}
+
+/// `[collect.host]`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostCollectSection {
+    /// Collect this host's metrics (CPU, memory, disks, network, file systems).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often, e.g. `10s`.
+    #[serde(default = "default_host_interval")]
+    pub interval: Spanned<ConfigDuration>,
+}
+
+/// `[[scrape]]`: one job, scraping the same path on each of its targets.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeSection {
+    /// The `job` label of every series scraped by this job; unique among jobs.
+    pub job: Spanned<String>,
+    /// `host:port` of each target; each becomes the `instance` label.
+    pub targets: Vec<Spanned<String>>,
+    /// `http` or `https`.
+    #[serde(default)]
+    pub scheme: ScrapeScheme,
+    /// The HTTP path of the metrics, e.g. `/metrics`.
+    #[serde(default = "default_scrape_path")]
+    pub path: Spanned<String>,
+    /// Time between scrapes of one target, e.g. `15s`.
+    #[serde(default = "default_scrape_interval")]
+    pub interval: Spanned<ConfigDuration>,
+    /// How long a scrape may take; at most `interval`. Defaults to `interval`, capped at 10s.
+    #[serde(default)]
+    pub timeout: Option<Spanned<ConfigDuration>>,
+    /// Keep the target's own `job`/`instance`/... labels when they clash with ours
+    /// (federation, pushgateway); otherwise theirs are renamed `exported_<name>`.
+    #[serde(default)]
+    pub honor_labels: bool,
+    /// Use timestamps the target exposes; otherwise every sample gets the scrape time.
+    #[serde(default = "default_true")]
+    pub honor_timestamps: bool,
+    /// Extra labels added to every series of this job, e.g. `{ env = "prod" }`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// A scrape with more samples than this fails as a whole (`up` = 0); 0 means no limit.
+    #[serde(default)]
+    pub sample_limit: u64,
+    /// Largest response body accepted, e.g. `64MiB`; a bigger one fails the scrape.
+    #[serde(default = "default_scrape_body_bytes_max")]
+    pub body_bytes_max: Spanned<ByteSize>,
+}
+
+/// How a scrape target is reached.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ScrapeScheme {
+    #[default]
+    Http,
+    Https,
+}
+
+impl ScrapeScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScrapeScheme::Http => "http",
+            ScrapeScheme::Https => "https",
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_host_interval() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(std::time::Duration::from_secs(10)))
+}
+
+fn default_scrape_interval() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(std::time::Duration::from_secs(15)))
+}
+
+fn default_scrape_path() -> Spanned<String> {
+    Spanned::new(0..0, "/metrics".to_string())
+}
+
+fn default_scrape_body_bytes_max() -> Spanned<ByteSize> {
+    Spanned::new(
+        0..0,
+        ByteSize(crate::limits::SCRAPE_BODY_BYTES_DEFAULT as u64),
+    )
+}
+
+impl Default for HostCollectSection {
+    fn default() -> Self {
+        HostCollectSection {
+            enabled: true,
+            interval: default_host_interval(),
+        }
+    }
 }
 
 /// `[limits]`: breaking one rejects only the offending series or sample.

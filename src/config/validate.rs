@@ -4,7 +4,9 @@
 //! Does not: parse TOML syntax (`file.rs`) or apply anything.
 
 use super::file::{self, Diagnostic, SourceFile};
-use super::model::{AuthSection, LogFormat, LogLevel, MainFile, ServerSection};
+use super::model::{
+    AuthSection, LogFormat, LogLevel, MainFile, ScrapeScheme, ScrapeSection, ServerSection,
+};
 use super::units::format_duration;
 use super::{ConfigError, MAIN_FILE, Overrides};
 use crate::limits;
@@ -84,7 +86,35 @@ pub struct StorageConfig {
     pub import_body_bytes_max: usize,
 }
 
+/// `[collect.host]` after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostCollectConfig {
+    pub enabled: bool,
+    pub interval: std::time::Duration,
+}
+
+/// One `[[scrape]]` job after validation. Equal jobs scrape identically, so a reload
+/// restarts only the targets whose job changed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScrapeJob {
+    pub job: String,
+    pub targets: Vec<String>,
+    pub scheme: ScrapeScheme,
+    pub path: String,
+    pub interval: std::time::Duration,
+    pub timeout: std::time::Duration,
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    /// Extra labels, sorted by name, names checked.
+    pub labels: Vec<(String, String)>,
+    /// `None`: no limit.
+    pub sample_limit: Option<u64>,
+    pub body_bytes_max: usize,
+}
+
 pub(super) struct Validated {
+    pub host: HostCollectConfig,
+    pub scrape: Vec<ScrapeJob>,
     pub storage: StorageConfig,
     pub server: ServerConfig,
     pub auth: AuthConfig,
@@ -211,7 +241,35 @@ impl Checker<'_> {
             import_body_bytes_max: usize::try_from(parsed.storage.import_body_bytes_max.0)
                 .unwrap_or(usize::MAX),
         };
+        let host = HostCollectConfig {
+            enabled: parsed.collect.host.enabled,
+            interval: self
+                .positive_interval(&parsed.collect.host.interval, "collect.host.interval"),
+        };
+        let mut jobs = HashMap::new();
+        let mut targets = 0usize;
+        let scrape: Vec<ScrapeJob> = parsed
+            .scrape
+            .iter()
+            .map(|section| {
+                targets += section.targets.len();
+                self.scrape_job(section, &mut jobs)
+            })
+            .collect();
+        if targets > limits::SCRAPE_TARGETS_MAX
+            && let Some(last) = parsed.scrape.last()
+        {
+            self.error(
+                last.job.span(),
+                format!(
+                    "scrape: {targets} targets in all, more than the {} allowed",
+                    limits::SCRAPE_TARGETS_MAX
+                ),
+            );
+        }
         Validated {
+            host,
+            scrape,
             storage,
             server,
             auth,
@@ -393,6 +451,119 @@ impl Checker<'_> {
         auth
     }
 
+    fn positive_interval(
+        &mut self,
+        interval: &Spanned<super::units::ConfigDuration>,
+        key: &str,
+    ) -> std::time::Duration {
+        let value = interval.get_ref().0;
+        if value < limits::SCRAPE_INTERVAL_MIN {
+            self.error(
+                interval.span(),
+                format!(
+                    "{key}: at least {}",
+                    format_duration(limits::SCRAPE_INTERVAL_MIN)
+                ),
+            );
+        }
+        value
+    }
+
+    fn scrape_job(
+        &mut self,
+        section: &ScrapeSection,
+        seen: &mut HashMap<String, std::ops::Range<usize>>,
+    ) -> ScrapeJob {
+        let job = section.job.get_ref();
+        let key = format!("scrape[job={job:?}]");
+        if job.is_empty() {
+            self.error(section.job.span(), "scrape.job: must not be empty");
+        } else if let Some(first) = seen.get(job) {
+            let (line, column) = self.source.map_or((0, 0), |source| {
+                file::line_column(&source.content, first.start)
+            });
+            self.error(
+                section.job.span(),
+                format!("scrape.job: duplicate job {job:?} (first defined at line {line}, column {column})"),
+            );
+        } else {
+            seen.insert(job.clone(), section.job.span());
+        }
+        let mut targets = Vec::with_capacity(section.targets.len());
+        let mut unique_targets = std::collections::HashSet::new();
+        for target in &section.targets {
+            match check_target(target.get_ref()) {
+                Err(message) => self.error(target.span(), format!("{key}.targets: {message}")),
+                Ok(()) if !unique_targets.insert(target.get_ref().clone()) => self.error(
+                    target.span(),
+                    format!("{key}.targets: {:?} is listed twice", target.get_ref()),
+                ),
+                Ok(()) => targets.push(target.get_ref().clone()),
+            }
+        }
+        let path = section.path.get_ref();
+        if !path.starts_with('/') || path.contains(['#', ' ']) {
+            self.error(
+                section.path.span(),
+                format!("{key}.path: {path:?} is not an absolute URL path such as \"/metrics\""),
+            );
+        }
+        let interval = self.positive_interval(&section.interval, &format!("{key}.interval"));
+        let timeout = match &section.timeout {
+            Some(timeout) => {
+                if timeout.get_ref().0 > interval || timeout.get_ref().0.is_zero() {
+                    self.error(
+                        timeout.span(),
+                        format!(
+                            "{key}.timeout: must be more than 0s and at most the interval ({})",
+                            format_duration(interval)
+                        ),
+                    );
+                }
+                timeout.get_ref().0
+            }
+            None => interval.min(limits::SCRAPE_TIMEOUT_DEFAULT),
+        };
+        let mut labels = Vec::new();
+        for (name, value) in &section.labels {
+            match crate::model::check_label_name(name) {
+                Err(error) => self.error(section.job.span(), format!("{key}.labels: {error}")),
+                Ok(()) if name.starts_with("__") => self.error(
+                    section.job.span(),
+                    format!("{key}.labels: {name:?}: names starting with \"__\" are reserved"),
+                ),
+                Ok(()) if name == "job" || name == "instance" => self.error(
+                    section.job.span(),
+                    format!("{key}.labels: {name:?} is set by the job and its targets"),
+                ),
+                Ok(()) => labels.push((name.clone(), value.clone())),
+            }
+        }
+        let body_bytes_max = section.body_bytes_max.get_ref().0;
+        if body_bytes_max == 0 || body_bytes_max > limits::SCRAPE_BODY_BYTES_MAX as u64 {
+            self.error(
+                section.body_bytes_max.span(),
+                format!(
+                    "{key}.body_bytes_max: must be between 1B and {}",
+                    format_bytes(limits::SCRAPE_BODY_BYTES_MAX as u64)
+                ),
+            );
+        }
+        ScrapeJob {
+            job: job.clone(),
+            targets,
+            scheme: section.scheme,
+            path: path.clone(),
+            interval,
+            timeout,
+            honor_labels: section.honor_labels,
+            honor_timestamps: section.honor_timestamps,
+            labels,
+            sample_limit: (section.sample_limit > 0).then_some(section.sample_limit),
+            body_bytes_max: usize::try_from(body_bytes_max).unwrap_or(usize::MAX),
+        }
+    }
+
     fn unique(
         &mut self,
         seen: &mut HashMap<String, std::ops::Range<usize>>,
@@ -415,6 +586,35 @@ impl Checker<'_> {
             return;
         }
         seen.insert(name.get_ref().clone(), name.span());
+    }
+}
+
+/// A scrape target is `host:port`: no scheme, path or user info.
+fn check_target(target: &str) -> Result<(), String> {
+    if target.contains("://") {
+        return Err(format!(
+            "{target:?}: give host:port; the scheme is the job's `scheme` key"
+        ));
+    }
+    if target.contains(['/', '@', '?', '#', ' ']) {
+        return Err(format!(
+            "{target:?}: give host:port; the path is the job's `path` key"
+        ));
+    }
+    let (host, port) = target
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{target:?}: missing the port (host:port)"))?;
+    if host.is_empty() {
+        return Err(format!("{target:?}: missing the host (host:port)"));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(format!(
+            "{target:?}: write IPv6 addresses in brackets, e.g. [::1]:9100"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(()),
+        _ => Err(format!("{target:?}: {port:?} is not a port number")),
     }
 }
 

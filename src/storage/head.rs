@@ -220,6 +220,34 @@ impl Head {
         memory.oldest_t = memory.oldest_t.min(oldest_t);
     }
 
+    /// Of `candidates`, the series whose stored samples span a time range that overlaps
+    /// `[mint, maxt]` (a series with a gap covering the whole range still counts: the
+    /// span is kept per series, not per chunk). One lock per shard, not per series.
+    pub fn overlapping(
+        &self,
+        candidates: &roaring::RoaringBitmap,
+        mint: i64,
+        maxt: i64,
+    ) -> roaring::RoaringBitmap {
+        let mut result = roaring::RoaringBitmap::new();
+        for (shard_index, shard) in self.shards.iter().enumerate() {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (index, memory) in shard.series.iter().enumerate() {
+                let Some(memory) = memory else { continue };
+                let Ok(series) = u32::try_from(index * SHARDS + shard_index) else {
+                    continue;
+                };
+                if memory.oldest_t <= maxt && memory.newest_t >= mint && candidates.contains(series)
+                {
+                    result.insert(series);
+                }
+            }
+        }
+        result
+    }
+
     /// Seals every open chunk and out-of-order buffer whose newest sample is older than
     /// `before_t` (all of them with `i64::MAX`), so idle series stop pinning the WAL.
     pub fn seal_idle(&self, before_t: i64, sealed: &mut dyn FnMut(SealedChunk)) {

@@ -25,7 +25,7 @@ pub use compact::CompactionReport;
 use querier::merge as querier_merge;
 pub use querier::{SampleIter, SelectHints, SeriesData};
 
-use crate::model::{Sample, SeriesRef};
+use crate::model::{Labels, Sample, SeriesRef};
 use catalog::Catalog;
 use cold::{Cold, ColdError};
 use head::Head;
@@ -484,14 +484,65 @@ impl Storage {
         self.catalog.top_counts(limit)
     }
 
-    pub fn label_names(&self, matchers: &[crate::model::Matcher]) -> Vec<String> {
-        let refs = (!matchers.is_empty()).then(|| self.catalog.select(matchers));
+    /// The series matching `matchers` (all series when empty) with samples between
+    /// `mint` and `maxt`; `None` for every series, unbounded.
+    fn series_in(
+        &self,
+        matchers: &[crate::model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Option<roaring::RoaringBitmap> {
+        let bounded = mint > i64::MIN || maxt < i64::MAX;
+        let selected = (!matchers.is_empty()).then(|| self.catalog.select(matchers));
+        if !bounded {
+            return selected;
+        }
+        let candidates = selected.unwrap_or_else(|| self.catalog.select(&[]));
+        Some(self.head.overlapping(&candidates, mint, maxt))
+    }
+
+    /// Sorted label names of the series matching `matchers` (all when empty) that have
+    /// samples between `mint` and `maxt` (ms, inclusive; `i64::MIN`/`MAX` for unbounded).
+    pub fn label_names(
+        &self,
+        matchers: &[crate::model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
+        let refs = self.series_in(matchers, mint, maxt);
         self.catalog.label_names(refs.as_ref())
     }
 
-    pub fn label_values(&self, name: &str, matchers: &[crate::model::Matcher]) -> Vec<String> {
-        let refs = (!matchers.is_empty()).then(|| self.catalog.select(matchers));
+    /// Sorted values of label `name`, bounded like `label_names`.
+    pub fn label_values(
+        &self,
+        name: &str,
+        matchers: &[crate::model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<String> {
+        let refs = self.series_in(matchers, mint, maxt);
         self.catalog.label_values(name, refs.as_ref())
+    }
+
+    /// Label sets of the series matching `matchers` with samples between `mint` and
+    /// `maxt`, in label order (for `/api/v1/series`).
+    pub fn series_labels(
+        &self,
+        matchers: &[crate::model::Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Vec<Labels> {
+        let refs = match self.series_in(matchers, mint, maxt) {
+            Some(refs) => refs,
+            None => self.catalog.select(&[]),
+        };
+        let mut labels: Vec<Labels> = refs
+            .iter()
+            .filter_map(|series| self.catalog.labels(SeriesRef(u64::from(series))))
+            .collect();
+        labels.sort();
+        labels
     }
 }
 

@@ -91,10 +91,76 @@ fn appended_samples_read_back_from_head_hot_and_blocks() {
     assert_eq!(storage.compact(i64::MAX).expect("compact").samples, 0);
     assert_eq!(read(&storage, &matchers), up_a);
     assert_eq!(
-        storage.label_values("job", &[Matcher::equal("__name__", "up")]),
+        storage.label_values(
+            "job",
+            &[Matcher::equal("__name__", "up")],
+            i64::MIN,
+            i64::MAX
+        ),
         ["a", "b"]
     );
-    assert_eq!(storage.label_names(&[]), ["__name__", "job"]);
+    assert_eq!(
+        storage.label_names(&[], i64::MIN, i64::MAX),
+        ["__name__", "job"]
+    );
+}
+
+#[test]
+fn label_enumeration_is_bounded_by_time_before_and_after_restart() {
+    let dir = tempfile::tempdir().expect("temp");
+    let check = |storage: &Storage| {
+        let jobs = |mint, maxt| storage.label_values("job", &[], mint, maxt);
+        assert_eq!(jobs(i64::MIN, i64::MAX), ["a", "b"]);
+        assert_eq!(jobs(T0, T0 + 1_500), ["a"]);
+        assert_eq!(jobs(T0 + 1_500, T0 + 5_500), ["a", "b"]);
+        assert_eq!(jobs(T0 + 2_500, T0 + 4_000), Vec::<String>::new());
+        assert_eq!(jobs(T0 + 6_000, i64::MAX), ["b"]);
+        assert_eq!(
+            storage.label_names(&[Matcher::equal("job", "b")], T0, T0 + 1_000),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            storage.label_names(&[Matcher::equal("job", "b")], T0, T0 + 5_000),
+            ["__name__", "extra", "job"]
+        );
+        let series: Vec<String> = storage
+            .series_labels(&[Matcher::equal("__name__", "up")], T0 + 5_000, i64::MAX)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(series, [r#"up{extra="x", job="b"}"#]);
+    };
+    {
+        let storage = open(dir.path());
+        let b = SeriesSamples {
+            labels: labels(&[("__name__", "up"), ("job", "b"), ("extra", "x")]),
+            samples: vec![
+                Sample {
+                    t: T0 + 5_000,
+                    v: 1.0,
+                },
+                Sample {
+                    t: T0 + 6_000,
+                    v: 1.0,
+                },
+            ],
+        };
+        storage
+            .append(
+                &[
+                    series("up", "a", &[(T0 + 1_000, 1.0), (T0 + 2_000, 1.0)]),
+                    b,
+                ],
+                Durability::Sync,
+            )
+            .expect("append");
+        check(&storage);
+        storage.seal_idle(i64::MAX).expect("seal");
+        storage.compact(i64::MAX).expect("compact");
+        storage.checkpoint().expect("checkpoint");
+        check(&storage);
+    }
+    check(&open(dir.path()));
 }
 
 #[test]

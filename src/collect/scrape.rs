@@ -1,0 +1,624 @@
+//! Scraping Prometheus exporters: one task per target, started and stopped as the
+//! config's `[[scrape]]` jobs change.
+//! Owns: the HTTP fetch (timeout, body limit), target labels (`job`, `instance`, the
+//! job's extra labels, `honor_labels`), the per-target series cache, staleness markers
+//! for series that disappear, and the report series (`up`, `scrape_duration_seconds`...).
+//! Does not: parse the exposition format (`expfmt`) or store anything except through
+//! `Storage::resolve` and `Storage::append_refs`.
+//!
+//! The series cache maps a line's exact series text to its `SeriesRef`, so a steady
+//! target costs one hash lookup and a number parse per line: labels are decoded and
+//! checked only for series the target has not shown before (Prometheus' scrape cache
+//! does the same).
+
+use super::expfmt::{Entry, Format, Parser, detect_format};
+use crate::config::{Config, ScrapeJob};
+use crate::limits;
+use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef, stale_nan};
+use crate::storage::{Durability, Storage};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{oneshot, watch};
+
+/// foldhash: the cache is probed once per scraped line; see `collect::import`.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// What we ask exporters for: the text format first, since its cached lines take the
+/// parser's fast path.
+const ACCEPT: &str =
+    "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
+
+/// One target of one job: equal values scrape identically.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub job: Arc<ScrapeJob>,
+    pub address: String,
+}
+
+impl Target {
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}{}",
+            self.job.scheme.as_str(),
+            self.address,
+            self.job.path
+        )
+    }
+
+    /// `job`, `instance` and the job's extra labels, sorted by name.
+    fn labels(&self) -> Vec<(String, String)> {
+        let mut labels = self.job.labels.clone();
+        labels.push(("instance".into(), self.address.clone()));
+        labels.push(("job".into(), self.job.job.clone()));
+        labels.retain(|(_, value)| !value.is_empty());
+        labels.sort();
+        labels
+    }
+}
+
+/// Every target of every job in `config`.
+pub fn targets(config: &Config) -> Vec<Target> {
+    config
+        .scrape
+        .iter()
+        .flat_map(|job| {
+            let job = Arc::new(job.clone());
+            job.targets
+                .iter()
+                .map(|address| Target {
+                    job: Arc::clone(&job),
+                    address: address.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the scrape loops of the current config until `configs` closes, restarting
+/// only the targets whose job changed at each reload.
+pub async fn run(storage: Arc<Storage>, mut configs: watch::Receiver<Arc<Config>>) {
+    let client = match reqwest::Client::builder()
+        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the HTTP client: scraping is off");
+            return;
+        }
+    };
+    let mut running: HashMap<Target, Running> = HashMap::new();
+    loop {
+        let config = configs.borrow_and_update().clone();
+        let wanted = targets(&config);
+        let stopped: Vec<Target> = running
+            .keys()
+            .filter(|target| !wanted.contains(target))
+            .cloned()
+            .collect();
+        for target in stopped {
+            if let Some(old) = running.remove(&target) {
+                let _ = old.stop.send(());
+                // The loop writes its staleness markers and ends; no need to wait.
+                drop(old.task);
+            }
+        }
+        for target in wanted {
+            if running.contains_key(&target) {
+                continue;
+            }
+            let (stop, stopped) = oneshot::channel();
+            let task = tokio::spawn(scrape_loop(
+                target.clone(),
+                Arc::clone(&storage),
+                client.clone(),
+                stopped,
+            ));
+            running.insert(target, Running { stop, task });
+        }
+        if configs.changed().await.is_err() {
+            break;
+        }
+    }
+    for (_, old) in running {
+        let _ = old.stop.send(());
+        let _ = old.task.await;
+    }
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// Where in each interval this target is scraped: spread by a hash of its URL, so
+/// that many targets do not all fire at once, and stable across restarts, so that
+/// sample spacing stays regular.
+fn offset_in_interval(target: &Target) -> Duration {
+    use std::hash::BuildHasher;
+    // A fixed-seed hasher: the offset must not change between runs.
+    let hash = foldhash::fast::FixedState::with_seed(0x7a4d_656d).hash_one(target.url());
+    let interval_ms = target.job.interval.as_millis().max(1) as u64;
+    Duration::from_millis(hash % interval_ms)
+}
+
+async fn scrape_loop(
+    target: Target,
+    storage: Arc<Storage>,
+    client: reqwest::Client,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let interval = target.job.interval;
+    let url = target.url();
+    let interval_ms = interval.as_millis().max(1) as i64;
+    let phase = offset_in_interval(&target).as_millis() as i64;
+    let now = now_ms();
+    let wait = (phase - now).rem_euclid(interval_ms);
+    let first = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
+    let mut ticker = tokio::time::interval_at(first, interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut state = Some(TargetState::new(&target));
+    tracing::debug!(%url, "scrape target started");
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = &mut stop => break,
+        }
+        let started = Instant::now();
+        let t = now_ms();
+        let fetched = fetch(&client, &url, &target.job).await;
+        let duration = started.elapsed();
+        let Some(mut current) = state.take() else {
+            break;
+        };
+        let store = Arc::clone(&storage);
+        let ingested = tokio::task::spawn_blocking(move || {
+            let result = current.ingest(&store, fetched, t, duration);
+            (current, result)
+        })
+        .await;
+        match ingested {
+            Ok((current, result)) => {
+                if let Err(message) = &result {
+                    tracing::debug!(%url, error = %message, "scrape failed");
+                }
+                state = Some(current);
+            }
+            Err(error) => {
+                tracing::error!(%url, %error, "scrape ingest panicked; the target's cache is reset");
+                state = Some(TargetState::new(&target));
+            }
+        }
+    }
+    if let Some(mut current) = state {
+        let t = now_ms();
+        let _ = tokio::task::spawn_blocking(move || current.mark_all_stale(&storage, t)).await;
+    }
+    tracing::debug!(%url, "scrape target stopped");
+}
+
+/// A response body and its format, or why there is none.
+type Fetched = Result<(bytes::Bytes, Format), String>;
+
+async fn fetch(client: &reqwest::Client, url: &str, job: &ScrapeJob) -> Fetched {
+    let request = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, ACCEPT)
+        .header(
+            "X-Prometheus-Scrape-Timeout-Seconds",
+            format!("{}", job.timeout.as_secs_f64()),
+        )
+        .timeout(job.timeout);
+    let response = tokio::time::timeout(job.timeout, async {
+        let mut response = request.send().await.map_err(|error| error.to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("server returned HTTP status {status}"));
+        }
+        let format = detect_format(
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok()),
+        );
+        if response
+            .content_length()
+            .is_some_and(|length| length > job.body_bytes_max as u64)
+        {
+            return Err(format!(
+                "body larger than body_bytes_max ({} bytes)",
+                job.body_bytes_max
+            ));
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(|error| error.to_string())? {
+            if body.len() + chunk.len() > job.body_bytes_max {
+                return Err(format!(
+                    "body larger than body_bytes_max ({} bytes)",
+                    job.body_bytes_max
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body.freeze(), format))
+    })
+    .await;
+    match response {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "timed out after {}",
+            crate::config::units::format_duration(job.timeout)
+        )),
+    }
+}
+
+/// A cached series of one target.
+struct Cached {
+    /// `None`: storage refused the series (a limit); its lines are counted and dropped.
+    series: Option<SeriesRef>,
+    /// The scrape that last showed it.
+    seen: u64,
+    /// The scrape that showed it before `seen`.
+    seen_before: u64,
+    /// It carried its own timestamp: no staleness marker when it disappears, as in
+    /// Prometheus (the exporter owns its timeline).
+    explicit_timestamp: bool,
+}
+
+/// The report series of every scrape, in this order.
+const REPORT_NAMES: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
+
+/// A target's state between scrapes. Moved into the blocking pool for each ingest.
+pub struct TargetState {
+    target_labels: Vec<(String, String)>,
+    honor_labels: bool,
+    honor_timestamps: bool,
+    sample_limit: Option<u64>,
+    cache: FastMap<Box<str>, Cached>,
+    /// Number of the current scrape; 0 before the first.
+    scrape: u64,
+    /// Number of the last scrape that succeeded: its series are the ones that go stale.
+    last_ok: Option<u64>,
+    report: [Option<SeriesRef>; 5],
+    batch: Vec<(SeriesRef, [Sample; 1])>,
+}
+
+/// What one scrape stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScrapeOutcome {
+    pub samples: u64,
+    pub series_added: u64,
+    pub stale_markers: u64,
+}
+
+impl TargetState {
+    pub fn new(target: &Target) -> TargetState {
+        TargetState {
+            target_labels: target.labels(),
+            honor_labels: target.job.honor_labels,
+            honor_timestamps: target.job.honor_timestamps,
+            sample_limit: target.job.sample_limit,
+            cache: FastMap::default(),
+            scrape: 0,
+            last_ok: None,
+            report: [None; 5],
+            batch: Vec::new(),
+        }
+    }
+
+    /// Stores one scrape taken at `t`: its samples, staleness markers for series the
+    /// last good scrape had and this one lacks, and the report series. A failed fetch,
+    /// a bad line or a breached sample limit fails the scrape as a whole: `up` is 0 and
+    /// the previous scrape's series are marked stale.
+    pub fn ingest(
+        &mut self,
+        storage: &Storage,
+        fetched: Fetched,
+        t: i64,
+        duration: Duration,
+    ) -> Result<ScrapeOutcome, String> {
+        self.scrape += 1;
+        self.batch.clear();
+        let parsed = fetched.and_then(|(body, format)| self.parse(storage, &body, format, t));
+        let (up, scraped, added) = match &parsed {
+            Ok((scraped, added)) => (1.0, *scraped, *added),
+            Err(_) => {
+                self.batch.clear();
+                (0.0, 0, 0)
+            }
+        };
+        let samples = self.batch.len() as u64;
+        let stale_markers = self.stale_markers(t, parsed.is_ok());
+        if parsed.is_ok() {
+            self.last_ok = Some(self.scrape);
+        } else {
+            self.last_ok = None;
+        }
+        let report_values = [
+            up,
+            duration.as_secs_f64(),
+            scraped as f64,
+            scraped as f64,
+            added as f64,
+        ];
+        for (index, value) in report_values.into_iter().enumerate() {
+            if self.report[index].is_none() {
+                self.report[index] = self.report_series(storage, REPORT_NAMES[index]);
+            }
+            if let Some(series) = self.report[index] {
+                self.batch.push((series, [Sample { t, v: value }]));
+            }
+        }
+        self.append(storage)?;
+        self.evict();
+        parsed.map(|_| ScrapeOutcome {
+            samples,
+            series_added: added,
+            stale_markers,
+        })
+    }
+
+    /// Marks every series of the last good scrape and the report series stale: the
+    /// target is gone from the config, or tandem is stopping.
+    pub fn mark_all_stale(&mut self, storage: &Storage, t: i64) {
+        self.batch.clear();
+        self.scrape += 1;
+        self.stale_markers(t, false);
+        let report = self.report;
+        for series in report.into_iter().flatten() {
+            self.batch.push((series, [Sample { t, v: stale_nan() }]));
+        }
+        self.last_ok = None;
+        if let Err(error) = self.append(storage) {
+            tracing::warn!(%error, "could not store staleness markers of a removed target");
+        }
+    }
+
+    /// Parses `body` into `self.batch`; returns (samples scraped, series added).
+    fn parse(
+        &mut self,
+        storage: &Storage,
+        body: &[u8],
+        format: Format,
+        t: i64,
+    ) -> Result<(u64, u64), String> {
+        let text =
+            std::str::from_utf8(body).map_err(|error| format!("body is not UTF-8: {error}"))?;
+        let mut parser = Parser::new(format);
+        let mut scraped = 0u64;
+        let mut added = 0u64;
+        for line in text.split_terminator('\n') {
+            if let Some(cached) = self.known_sample(&mut parser, line, t)? {
+                scraped += 1;
+                if let Some(sample) = cached {
+                    self.batch.push(sample);
+                }
+            } else {
+                let line_number = parser.line_number() + 1;
+                match parser.next_line(line) {
+                    Ok(Entry::Sample(sample)) => {
+                        scraped += 1;
+                        let key = sample.series_key();
+                        let timestamp = sample.timestamp_ms().filter(|_| self.honor_timestamps);
+                        let point = Sample {
+                            t: timestamp.unwrap_or(t),
+                            v: sample.value(),
+                        };
+                        if let Some(cached) = self.cache.get_mut(key) {
+                            // A series already seen whose line missed the fast path
+                            // (OpenMetrics, odd spacing).
+                            if cached.seen == self.scrape {
+                                return Err(format!(
+                                    "line {line_number}: series {key} appears twice"
+                                ));
+                            }
+                            cached.seen_before = cached.seen;
+                            cached.seen = self.scrape;
+                            if let Some(series) = cached.series {
+                                self.batch.push((series, [point]));
+                            }
+                            continue;
+                        }
+                        let labels = self
+                            .labels_of(&sample)
+                            .map_err(|error| format!("line {line_number}: {error}"))?;
+                        let series = storage.resolve(&labels).ok();
+                        added += u64::from(series.is_some());
+                        self.cache.insert(
+                            key.into(),
+                            Cached {
+                                series,
+                                seen: self.scrape,
+                                seen_before: 0,
+                                explicit_timestamp: timestamp.is_some(),
+                            },
+                        );
+                        if let Some(series) = series {
+                            self.batch.push((series, [point]));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            if let Some(limit) = self.sample_limit
+                && scraped > limit
+            {
+                return Err(format!("more than sample_limit ({limit}) samples"));
+            }
+        }
+        parser.finish().map_err(|error| error.to_string())?;
+        Ok((scraped, added))
+    }
+
+    /// A line of a series in the cache, by the parser's fast path: `Some(None)` for a
+    /// series storage refused, `None` to send the line through the full parser.
+    #[allow(clippy::type_complexity)]
+    fn known_sample(
+        &mut self,
+        parser: &mut Parser,
+        line: &str,
+        t: i64,
+    ) -> Result<Option<Option<(SeriesRef, [Sample; 1])>>, String> {
+        // The series text ends at the label set's closing brace, or at the first
+        // blank when there is none (as in `collect::import`).
+        let Some(first_blank) = line.find([' ', '\t']) else {
+            return Ok(None);
+        };
+        if line.starts_with('#') {
+            return Ok(None);
+        }
+        let key_end = match line[..first_blank].contains('{') {
+            true => match line.rfind('}') {
+                Some(end) => end + 1,
+                None => return Ok(None),
+            },
+            false => first_blank,
+        };
+        let Some(key) = line.get(..key_end) else {
+            return Ok(None);
+        };
+        let scrape = self.scrape;
+        let Some(cached) = self.cache.get_mut(key) else {
+            return Ok(None);
+        };
+        let Some((v, timestamp)) = parser.next_known_sample(line, key) else {
+            return Ok(None);
+        };
+        if cached.seen == scrape {
+            return Err(format!(
+                "line {}: series {key} appears twice",
+                parser.line_number()
+            ));
+        }
+        cached.seen_before = cached.seen;
+        cached.seen = scrape;
+        let timestamp = timestamp.filter(|_| self.honor_timestamps);
+        cached.explicit_timestamp = timestamp.is_some();
+        Ok(Some(cached.series.map(|series| {
+            (
+                series,
+                [Sample {
+                    t: timestamp.unwrap_or(t),
+                    v,
+                }],
+            )
+        })))
+    }
+
+    /// The stored labels of an exposed series: its own, and the target's, which win
+    /// unless `honor_labels`; a clashing exposed label is kept as `exported_<name>`.
+    fn labels_of(&self, sample: &super::expfmt::SampleLine<'_>) -> Result<Labels, String> {
+        let mut pairs: Vec<(String, String)> =
+            Vec::with_capacity(sample.label_count() + self.target_labels.len() + 1);
+        pairs.push((METRIC_NAME.to_string(), sample.name().into_owned()));
+        for (name, value) in sample.labels() {
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+        for (name, value) in &self.target_labels {
+            match pairs.iter().position(|(exposed, _)| exposed == name) {
+                None => pairs.push((name.clone(), value.clone())),
+                Some(_) if self.honor_labels => {}
+                Some(position) => {
+                    let mut exported = format!("exported_{name}");
+                    while pairs.iter().any(|(exposed, _)| *exposed == exported) {
+                        exported.insert_str(0, "exported_");
+                    }
+                    pairs[position].0 = exported;
+                    pairs.push((name.clone(), value.clone()));
+                }
+            }
+        }
+        // An empty value means "no such label" in Prometheus' data model.
+        pairs.retain(|(_, value)| !value.is_empty());
+        Labels::new_series(pairs).map_err(|error| error.to_string())
+    }
+
+    fn report_series(&self, storage: &Storage, name: &str) -> Option<SeriesRef> {
+        let pairs = std::iter::once((METRIC_NAME.to_string(), name.to_string()))
+            .chain(self.target_labels.iter().cloned());
+        let labels = Labels::new_series(pairs).ok()?;
+        match storage.resolve(&labels) {
+            Ok(series) => Some(series),
+            Err(reason) => {
+                tracing::warn!(series = %labels, %reason, "report series refused");
+                None
+            }
+        }
+    }
+
+    /// Adds a staleness marker at `t` for each series the last good scrape had and
+    /// this scrape lacks (all of them when `ok` is false).
+    fn stale_markers(&mut self, t: i64, ok: bool) -> u64 {
+        let Some(last_ok) = self.last_ok else {
+            return 0;
+        };
+        let mut count = 0;
+        for cached in self.cache.values() {
+            // After a good scrape, a series of the last good one still has that
+            // scrape's number; after a failed one, also those the failed parse reached.
+            let gone = cached.seen == last_ok
+                || (!ok && cached.seen == self.scrape && cached.seen_before == last_ok);
+            if gone
+                && !cached.explicit_timestamp
+                && let Some(series) = cached.series
+            {
+                self.batch.push((series, [Sample { t, v: stale_nan() }]));
+                count += 1;
+            }
+        }
+        count
+    }
+
+    fn append(&mut self, storage: &Storage) -> Result<(), String> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<(SeriesRef, &[Sample])> = self
+            .batch
+            .iter()
+            .map(|(series, sample)| (*series, sample.as_slice()))
+            .collect();
+        storage
+            .append_refs(&refs, Durability::Background)
+            .map(|_| ())
+            .map_err(|error| format!("storing the scrape failed: {error}"))
+    }
+
+    /// Forgets series unseen for a while, so a target that churns series does not grow
+    /// its cache without bound.
+    fn evict(&mut self) {
+        let keep_after = self
+            .scrape
+            .saturating_sub(limits::SCRAPE_CACHE_SCRAPES_KEPT);
+        if self
+            .scrape
+            .is_multiple_of(limits::SCRAPE_CACHE_SCRAPES_KEPT)
+        {
+            self.cache.retain(|_, cached| cached.seen > keep_after);
+        }
+    }
+
+    /// Series in the cache (for tests and the targets page).
+    pub fn cached_series(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;
