@@ -6,6 +6,7 @@ pub mod config;
 pub mod limits;
 pub mod logging;
 pub mod model;
+pub mod promql;
 pub mod reload;
 pub mod selfmon;
 pub mod serve;

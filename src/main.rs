@@ -46,6 +46,15 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Run PromQL test files in Prometheus' promqltest format against the engine; print
+    /// each failure as FILE:LINE and end with "N passed, M failed" (exit 1 if any failed).
+    PromqlTest {
+        /// Test files (`.test`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Evaluate a PromQL expression on a running tandem and print the result as a table.
+    Query(QueryArgs),
     /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
     HashPassword,
     /// Print the version.
@@ -85,6 +94,21 @@ struct ImportArgs {
 }
 
 #[derive(Args)]
+struct QueryArgs {
+    /// Base URL of the running instance.
+    #[arg(long, env = "TANDEM_URL", default_value = "http://127.0.0.1:9797")]
+    url: String,
+    /// Evaluation time: Unix seconds or RFC 3339 (default: now).
+    #[arg(long)]
+    time: Option<String>,
+    /// File holding a bearer token from [[auth.token]].
+    #[arg(long, value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
+    /// The PromQL expression.
+    expr: String,
+}
+
+#[derive(Args)]
 struct ReloadArgs {
     /// Base URL of the running instance.
     #[arg(long, env = "TANDEM_URL", default_value = "http://127.0.0.1:9797")]
@@ -108,6 +132,8 @@ fn main() -> ExitCode {
         Some(Command::Reload(args)) => reload(args),
         Some(Command::Import(args)) => import(args),
         Some(Command::Compact { data }) => compact(data),
+        Some(Command::PromqlTest { files }) => promql_test(&files),
+        Some(Command::Query(args)) => query(args),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
         Some(Command::Version) => {
             println!("tandem {VERSION} (revision {REVISION})");
@@ -349,6 +375,140 @@ fn compact(data: PathBuf) -> anyhow::Result<ExitCode> {
         report.chunks, report.samples, report.blocks_written
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn promql_test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        let report = tandem::promql::promqltest::run_file(file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        for failure in &report.failures {
+            println!("{failure}");
+        }
+        eprintln!(
+            "{}: {} passed, {} failed",
+            file.display(),
+            report.passed,
+            report.failed
+        );
+        passed += report.passed;
+        failed += report.failed;
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `tandem query`: an instant query over HTTP, printed as an aligned table.
+fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(150))
+        .build()
+        .context("building the HTTP client")?;
+    let url = format!("{}/api/v1/query", args.url.trim_end_matches('/'));
+    let mut form = vec![("query", args.expr.clone())];
+    if let Some(time) = &args.time {
+        form.push(("time", time.clone()));
+    }
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form)
+        .finish();
+    let mut request = client
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(token_file) = &args.bearer_token_file {
+        let token = std::fs::read_to_string(token_file)
+            .with_context(|| format!("reading {}", token_file.display()))?;
+        request = request.bearer_auth(token.trim());
+    }
+    let response = match request.send() {
+        Ok(response) => response,
+        Err(error) => {
+            eprintln!("tandem: cannot reach {url}: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .with_context(|| format!("{url} answered {status} without JSON"))?;
+    if body["status"] != "success" {
+        eprintln!(
+            "tandem: query failed ({}): {}",
+            body["errorType"].as_str().unwrap_or("unknown"),
+            body["error"].as_str().unwrap_or("no message")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    print!("{}", render_table(&body["data"]));
+    for key in ["warnings", "infos"] {
+        if let Some(list) = body[key].as_array() {
+            for message in list {
+                eprintln!("{}", message.as_str().unwrap_or_default());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A query result as rows of labels and value, columns aligned.
+fn render_table(data: &serde_json::Value) -> String {
+    let value_of = |point: &serde_json::Value| point[1].as_str().unwrap_or("").to_string();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    match data["resultType"].as_str() {
+        Some("vector") => {
+            for sample in data["result"].as_array().into_iter().flatten() {
+                let labels = render_metric(&sample["metric"]);
+                rows.push((labels, value_of(&sample["value"])));
+            }
+        }
+        Some("matrix") => {
+            for series in data["result"].as_array().into_iter().flatten() {
+                let labels = render_metric(&series["metric"]);
+                let values: Vec<String> = series["values"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|point| format!("{} @{}", value_of(point), point[0]))
+                    .collect();
+                rows.push((labels, values.join(", ")));
+            }
+        }
+        Some("scalar") => rows.push(("scalar".into(), value_of(&data["result"]))),
+        Some("string") => rows.push(("string".into(), value_of(&data["result"]))),
+        _ => {}
+    }
+    let width = rows
+        .iter()
+        .map(|(labels, _)| labels.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (labels, value) in rows {
+        out.push_str(&format!("{labels:<width$}  {value}\n"));
+    }
+    out
+}
+
+/// `name{a="b", ...}` from a JSON label map.
+fn render_metric(metric: &serde_json::Value) -> String {
+    let Some(map) = metric.as_object() else {
+        return "{}".into();
+    };
+    let name = map.get("__name__").and_then(|v| v.as_str()).unwrap_or("");
+    let pairs: Vec<String> = map
+        .iter()
+        .filter(|(key, _)| key.as_str() != "__name__")
+        .map(|(key, value)| format!("{key}={}", value))
+        .collect();
+    if pairs.is_empty() && !name.is_empty() {
+        return name.to_string();
+    }
+    format!("{name}{{{}}}", pairs.join(", "))
 }
 
 fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {

@@ -69,6 +69,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     let tls = loaded.server.tls.as_ref().map(load_tls).transpose()?;
     let (listen, body_bytes_max) = (loaded.server.listen, loaded.server.request_body_bytes_max);
     let client_request_timeout = loaded.server.client_request_timeout;
+    let query_slots = loaded.query.concurrency_max;
     tracing::info!(
         version = VERSION,
         config = %loaded.hash,
@@ -92,6 +93,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         auth_cache: web::auth::AuthCache::default(),
         body_bytes_max,
         storage: Arc::clone(&storage),
+        query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -16,8 +16,8 @@ mod validate;
 pub use file::{Diagnostic, SourceFile, line_column, suggest};
 pub use model::{LogFormat, LogLevel, MainFile, ScrapeScheme};
 pub use validate::{
-    AuthConfig, BasicUser, BearerToken, HostCollectConfig, ScrapeJob, ServerConfig, StorageConfig,
-    TlsFiles,
+    AuthConfig, BasicUser, BearerToken, HostCollectConfig, QueryConfig, ScrapeJob, ServerConfig,
+    StorageConfig, TlsFiles,
 };
 
 use crate::limits;
@@ -69,6 +69,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub host: HostCollectConfig,
     pub scrape: Vec<ScrapeJob>,
+    pub query: QueryConfig,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -131,6 +132,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         log_level: validated.log_level,
         log_format: validated.log_format,
         host: validated.host,
+        query: validated.query,
         scrape: validated.scrape,
     })
 }

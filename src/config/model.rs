@@ -35,6 +35,54 @@ pub struct MainFile {
     /// Prometheus exporters to scrape (`[[scrape]]`), one entry per job.
     #[serde(default)]
     pub scrape: Vec<ScrapeSection>,
+    /// Bounds on PromQL queries, from the API, dashboards and rules alike.
+    #[serde(default)]
+    pub query: QuerySection,
+}
+
+/// `[query]`: a query breaking one fails with a clear error; the process is unharmed.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySection {
+    /// Samples one query may load from storage.
+    #[serde(default = "default_query_samples_max")]
+    pub samples_max: Spanned<u64>,
+    /// Longest a query may run, e.g. `2m`.
+    #[serde(default = "default_query_timeout")]
+    pub timeout: Spanned<ConfigDuration>,
+    /// Queries evaluated at once; more wait for a slot (up to `timeout`).
+    #[serde(default = "default_query_concurrency_max")]
+    pub concurrency_max: Spanned<usize>,
+    /// How far back an instant selector looks for the newest sample, e.g. `5m`.
+    #[serde(default = "default_query_lookback_delta")]
+    pub lookback_delta: Spanned<ConfigDuration>,
+}
+
+fn default_query_samples_max() -> Spanned<u64> {
+    Spanned::new(0..0, 50_000_000)
+}
+
+fn default_query_timeout() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(std::time::Duration::from_secs(120)))
+}
+
+fn default_query_concurrency_max() -> Spanned<usize> {
+    Spanned::new(0..0, 20)
+}
+
+fn default_query_lookback_delta() -> Spanned<ConfigDuration> {
+    Spanned::new(0..0, ConfigDuration(std::time::Duration::from_secs(300)))
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        QuerySection {
+            samples_max: default_query_samples_max(),
+            timeout: default_query_timeout(),
+            concurrency_max: default_query_concurrency_max(),
+            lookback_delta: default_query_lookback_delta(),
+        }
+    }
 }
 
 /// `[collect]`

@@ -112,7 +112,17 @@ pub struct ScrapeJob {
     pub body_bytes_max: usize,
 }
 
+/// `[query]` after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryConfig {
+    pub samples_max: u64,
+    pub timeout: std::time::Duration,
+    pub concurrency_max: usize,
+    pub lookback_delta: std::time::Duration,
+}
+
 pub(super) struct Validated {
+    pub query: QueryConfig,
     pub host: HostCollectConfig,
     pub scrape: Vec<ScrapeJob>,
     pub storage: StorageConfig,
@@ -267,7 +277,35 @@ impl Checker<'_> {
                 ),
             );
         }
+        let section = &parsed.query;
+        if *section.samples_max.get_ref() == 0 {
+            self.error(
+                section.samples_max.span(),
+                "query.samples_max: must be at least 1",
+            );
+        }
+        if *section.concurrency_max.get_ref() == 0 {
+            self.error(
+                section.concurrency_max.span(),
+                "query.concurrency_max: must be at least 1",
+            );
+        }
+        for (value, key) in [
+            (&section.timeout, "query.timeout"),
+            (&section.lookback_delta, "query.lookback_delta"),
+        ] {
+            if value.get_ref().0.is_zero() {
+                self.error(value.span(), format!("{key}: must be more than 0s"));
+            }
+        }
+        let query = QueryConfig {
+            samples_max: *section.samples_max.get_ref(),
+            timeout: section.timeout.get_ref().0,
+            concurrency_max: *section.concurrency_max.get_ref(),
+            lookback_delta: section.lookback_delta.get_ref().0,
+        };
         Validated {
+            query,
             host,
             scrape,
             storage,

@@ -30,6 +30,8 @@ pub struct WebState {
     /// `[server] request_body_bytes_max` as read at start.
     pub body_bytes_max: usize,
     pub storage: Arc<crate::storage::Storage>,
+    /// Query slots (`[query] concurrency_max` at start): a query waits for one.
+    pub query_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Refuses a request whose declared body is larger than the server's limit before
@@ -104,6 +106,27 @@ pub fn configure(
             web::post().to(api::import::prometheus),
         )
         .route("/api/v1/admin/compact", web::post().to(api::admin::compact))
+        .route("/api/v1/query", web::get().to(api::query::instant))
+        .route("/api/v1/query", web::post().to(api::query::instant))
+        .route("/api/v1/query_range", web::get().to(api::query::range))
+        .route("/api/v1/query_range", web::post().to(api::query::range))
+        .route("/api/v1/series", web::get().to(api::query::series))
+        .route("/api/v1/series", web::post().to(api::query::series))
+        .route("/api/v1/labels", web::get().to(api::query::labels))
+        .route("/api/v1/labels", web::post().to(api::query::labels))
+        .route(
+            "/api/v1/label/{name}/values",
+            web::get().to(api::query::label_values),
+        )
+        .route("/api/v1/metadata", web::get().to(api::query::metadata))
+        .route(
+            "/api/v1/format_query",
+            web::get().to(api::query::format_query),
+        )
+        .route(
+            "/api/v1/format_query",
+            web::post().to(api::query::format_query),
+        )
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .route("/", web::get().to(page::overview::show))
         .route("/config", web::get().to(page::config::versions))

@@ -298,3 +298,11 @@ fn offsets_are_stable_and_within_the_interval() {
     assert!(offset < first.job.interval);
     assert_eq!(offset, offset_in_interval(&target(job(false, None))));
 }
+
+#[test]
+fn the_two_halves_of_a_cache_key_are_independent() {
+    let state = TargetState::new(&target(job(false, None)));
+    let [first, second] = state.key_of(r#"up{job="a"}"#);
+    assert_ne!(first, second);
+    assert_ne!(state.key_of("a"), state.key_of("b"));
+}

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod import;
+pub mod query;
 pub mod status;
 
 use actix_web::HttpResponse;

@@ -1,0 +1,650 @@
+//! The Prometheus query API: `/api/v1/query`, `/query_range`, `/series`, `/labels`,
+//! `/label/<name>/values`, `/metadata`, `/format_query`, GET and POST (form-encoded).
+//! Owns: parameter parsing and validation (time, duration, `match[]`), the concurrency
+//! gate and deadline, JSON rendering in Prometheus' exact shapes, error envelopes.
+//! Does not: evaluate anything (`promql`) or read storage except through the engine
+//! and the label enumeration `Storage` offers.
+
+use crate::model::{Labels, Matcher};
+use crate::promql::value::QueryValue;
+use crate::promql::{self, AnnotationKind, EvalError, EvalOptions, QueryError, QueryResult};
+use crate::web::WebState;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+/// Request parameters from the query string and a form body, in order; repeated keys
+/// (`match[]`) are kept.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn read(request: &HttpRequest, body: &[u8]) -> Params {
+        let mut pairs: Vec<(String, String)> =
+            form_urlencoded::parse(request.query_string().as_bytes())
+                .into_owned()
+                .collect();
+        if is_form(request.headers()) {
+            pairs.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(pairs)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// An API failure: Prometheus' `errorType` and status code.
+struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_data(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            kind: "bad_data",
+            message: message.into(),
+        }
+    }
+
+    fn response(&self) -> HttpResponse {
+        super::error_response(self.status, self.kind, &self.message)
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> ApiError {
+        let message = error.to_string();
+        match error {
+            QueryError::Parse(_) | QueryError::BadRequest(_) => ApiError::bad_data(message),
+            QueryError::Eval(EvalError::Timeout) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                kind: "timeout",
+                message,
+            },
+            QueryError::Eval(EvalError::Storage(_)) => ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "internal",
+                message,
+            },
+            QueryError::Eval(_) => ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "execution",
+                message,
+            },
+        }
+    }
+}
+
+/// Milliseconds now.
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A time parameter: Unix seconds (fractions allowed) or RFC 3339.
+fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(seconds) = text.parse::<f64>()
+        && seconds.is_finite()
+    {
+        return Ok((seconds * 1000.0).round() as i64);
+    }
+    text.parse::<jiff::Timestamp>()
+        .map(|timestamp| timestamp.as_millisecond())
+        .map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse \"{text}\" to a valid timestamp"
+            ))
+        })
+}
+
+/// A duration parameter: seconds (fractions allowed) or Prometheus syntax (`15s`).
+fn parse_duration(name: &str, text: &str) -> Result<Duration, ApiError> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if (0.0..1e12).contains(&seconds) {
+            return Ok(Duration::from_secs_f64(seconds));
+        }
+    } else if let Ok(duration) = crate::config::units::parse_duration(text) {
+        return Ok(duration);
+    }
+    Err(ApiError::bad_data(format!(
+        "invalid parameter \"{name}\": cannot parse \"{text}\" to a valid duration"
+    )))
+}
+
+/// Evaluation settings from the running config and the request's `timeout`.
+fn options(state: &WebState, params: &Params) -> Result<(EvalOptions, Duration), ApiError> {
+    let config = state.reloader.current();
+    let mut timeout = config.query.timeout;
+    if let Some(text) = params.get("timeout") {
+        timeout = timeout.min(parse_duration("timeout", text)?);
+    }
+    let lookback = match params.get("lookback_delta") {
+        Some(text) => parse_duration("lookback_delta", text)?,
+        None => config.query.lookback_delta,
+    };
+    Ok((
+        EvalOptions {
+            lookback_ms: i64::try_from(lookback.as_millis()).unwrap_or(i64::MAX),
+            samples_max: config.query.samples_max,
+            deadline: Some(Instant::now() + timeout),
+            subquery_step_ms: 60_000,
+        },
+        timeout,
+    ))
+}
+
+/// Runs `work` on the blocking pool once a query slot is free.
+async fn run_query(
+    state: &WebState,
+    timeout: Duration,
+    work: impl FnOnce() -> Result<QueryResult, QueryError> + Send + 'static,
+) -> Result<(QueryResult, Duration), ApiError> {
+    let queued = Instant::now();
+    let permit = tokio::time::timeout(timeout, state.query_slots.clone().acquire_owned())
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "timeout",
+            message: "query timed out in query queue".into(),
+        })?
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "unavailable",
+            message: "the server is shutting down".into(),
+        })?;
+    let queue_time = queued.elapsed();
+    let result = web::block(work).await.map_err(|_| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal",
+        message: "query evaluation panicked".into(),
+    })?;
+    drop(permit);
+    Ok((result?, queue_time))
+}
+
+pub async fn instant(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    let outcome = async {
+        let query = params
+            .get("query")
+            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
+            .to_string();
+        let t = match params.get("time") {
+            Some(text) => parse_time("time", text)?,
+            None => now_ms(),
+        };
+        let (options, timeout) = options(&state, &params)?;
+        let storage = std::sync::Arc::clone(&state.storage);
+        let started = Instant::now();
+        let (result, queued) = run_query(&state, timeout, move || {
+            promql::instant(&storage, &query, t, &options)
+        })
+        .await?;
+        Ok::<_, ApiError>((result, queued, started.elapsed()))
+    }
+    .await;
+    match outcome {
+        Ok((result, queued, total)) => {
+            success(&result, params.get("stats").is_some(), queued, total)
+        }
+        Err(error) => error.response(),
+    }
+}
+
+pub async fn range(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    let outcome = async {
+        let query = params
+            .get("query")
+            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
+            .to_string();
+        let start = parse_time(
+            "start",
+            params
+                .get("start")
+                .ok_or_else(|| ApiError::bad_data("invalid parameter \"start\": missing"))?,
+        )?;
+        let end = parse_time(
+            "end",
+            params
+                .get("end")
+                .ok_or_else(|| ApiError::bad_data("invalid parameter \"end\": missing"))?,
+        )?;
+        let step = parse_duration(
+            "step",
+            params
+                .get("step")
+                .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": missing"))?,
+        )?;
+        let step = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
+        let (options, timeout) = options(&state, &params)?;
+        let storage = std::sync::Arc::clone(&state.storage);
+        let started = Instant::now();
+        let (result, queued) = run_query(&state, timeout, move || {
+            promql::range(&storage, &query, start, end, step, &options)
+        })
+        .await?;
+        Ok::<_, ApiError>((result, queued, started.elapsed()))
+    }
+    .await;
+    match outcome {
+        Ok((result, queued, total)) => {
+            success(&result, params.get("stats").is_some(), queued, total)
+        }
+        Err(error) => error.response(),
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes sample values.
+pub fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value == f64::INFINITY {
+        "+Inf".into()
+    } else if value == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        // Rust's shortest round-trip form never uses an exponent, like Go's 'f', -1.
+        format!("{value}")
+    }
+}
+
+/// Prometheus' timestamp: seconds, with exactly three decimals when not whole.
+fn write_time(out: &mut String, t: i64) {
+    if t < 0 {
+        out.push('-');
+    }
+    let t = t.unsigned_abs();
+    let _ = write!(out, "{}", t / 1000);
+    if !t.is_multiple_of(1000) {
+        let _ = write!(out, ".{:03}", t % 1000);
+    }
+}
+
+fn write_json_string(out: &mut String, text: &str) {
+    // serde_json escapes exactly as JSON requires; a string cannot fail to serialize.
+    out.push_str(&serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into()));
+}
+
+fn write_labels(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (index, label) in labels.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_json_string(out, &label.name);
+        out.push(':');
+        write_json_string(out, &label.value);
+    }
+    out.push('}');
+}
+
+fn write_point(out: &mut String, t: i64, v: f64) {
+    out.push('[');
+    write_time(out, t);
+    out.push_str(",\"");
+    out.push_str(&format_value(v));
+    out.push_str("\"]");
+}
+
+/// The `data` object of a query result.
+fn write_data(out: &mut String, value: &QueryValue) {
+    match value {
+        QueryValue::Scalar(t, v) => {
+            out.push_str("{\"resultType\":\"scalar\",\"result\":");
+            write_point(out, *t, *v);
+        }
+        QueryValue::String(t, text) => {
+            out.push_str("{\"resultType\":\"string\",\"result\":[");
+            write_time(out, *t);
+            out.push(',');
+            write_json_string(out, text);
+            out.push(']');
+        }
+        QueryValue::Vector(samples) => {
+            out.push_str("{\"resultType\":\"vector\",\"result\":[");
+            for (index, (labels, sample)) in samples.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(out, labels);
+                out.push_str(",\"value\":");
+                write_point(out, sample.t, sample.v);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        QueryValue::Matrix(series) => {
+            out.push_str("{\"resultType\":\"matrix\",\"result\":[");
+            for (index, (labels, samples)) in series.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                write_labels(out, labels);
+                out.push_str(",\"values\":[");
+                for (position, sample) in samples.iter().enumerate() {
+                    if position > 0 {
+                        out.push(',');
+                    }
+                    write_point(out, sample.t, sample.v);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
+    }
+}
+
+fn success(result: &QueryResult, stats: bool, queued: Duration, total: Duration) -> HttpResponse {
+    let mut out = String::with_capacity(1024);
+    out.push_str("{\"status\":\"success\",\"data\":");
+    write_data(&mut out, &result.value);
+    if stats {
+        let eval = total.saturating_sub(queued).as_secs_f64();
+        let _ = write!(
+            out,
+            ",\"stats\":{{\"timings\":{{\"evalTotalTime\":{eval},\"resultSortTime\":0,\"queryPreparationTime\":0,\"innerEvalTime\":{eval},\"execQueueTime\":{},\"execTotalTime\":{}}},\"samples\":{{\"totalQueryableSamples\":{},\"peakSamples\":{}}}}}",
+            queued.as_secs_f64(),
+            total.as_secs_f64(),
+            result.stats.samples_loaded,
+            result.stats.samples_loaded
+        );
+    }
+    out.push('}');
+    for (kind, key) in [
+        (AnnotationKind::Warning, "warnings"),
+        (AnnotationKind::Info, "infos"),
+    ] {
+        let messages: Vec<&str> = result
+            .annotations
+            .iter()
+            .filter(|annotation| annotation.kind == kind)
+            .map(|annotation| annotation.message.as_str())
+            .collect();
+        if !messages.is_empty() {
+            let _ = write!(out, ",\"{key}\":");
+            out.push_str(&serde_json::to_string(&messages).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    out.push('}');
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(out)
+}
+
+/// The matchers of each `match[]` selector.
+fn selectors(params: &Params, required: bool) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let texts = params.all("match[]");
+    if texts.is_empty() && required {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    texts
+        .into_iter()
+        .map(|text| match promql::parse::parse(text) {
+            Ok(promql::ast::Expr::Selector(selector)) => Ok(selector.matchers),
+            Ok(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {text:?} is not a series selector"
+            ))),
+            Err(error) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {error}"
+            ))),
+        })
+        .collect()
+}
+
+/// `start`/`end` bounds of a metadata request; unbounded when absent.
+fn bounds(params: &Params) -> Result<(i64, i64), ApiError> {
+    let start = match params.get("start") {
+        Some(text) => parse_time("start", text)?,
+        None => i64::MIN,
+    };
+    let end = match params.get("end") {
+        Some(text) => parse_time("end", text)?,
+        None => i64::MAX,
+    };
+    Ok((start, end))
+}
+
+fn limit(params: &Params) -> Result<Option<usize>, ApiError> {
+    match params.get("limit") {
+        None => Ok(None),
+        Some(text) => match text.parse::<usize>() {
+            Ok(0) => Ok(None),
+            Ok(limit) => Ok(Some(limit)),
+            Err(_) => Err(ApiError::bad_data(format!(
+                "invalid parameter \"limit\": cannot parse \"{text}\" to a valid limit"
+            ))),
+        },
+    }
+}
+
+/// `{"status":"success","data":...}` with a warning when `limit` cut the list.
+fn list_response(data: serde_json::Value, truncated: bool) -> HttpResponse {
+    let mut body = serde_json::json!({ "status": "success", "data": data });
+    if truncated {
+        body["warnings"] = serde_json::json!(["results truncated due to limit"]);
+    }
+    HttpResponse::Ok().json(body)
+}
+
+pub async fn series(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    let prepared =
+        (|| Ok::<_, ApiError>((selectors(&params, true)?, bounds(&params)?, limit(&params)?)))();
+    let (selectors, (start, end), limit) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return error.response(),
+    };
+    let storage = std::sync::Arc::clone(&state.storage);
+    let listed = web::block(move || {
+        let mut all: Vec<Labels> = selectors
+            .iter()
+            .flat_map(|matchers| storage.series_labels(matchers, start, end))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    })
+    .await;
+    let Ok(mut all) = listed else {
+        return internal();
+    };
+    let truncated = limit.is_some_and(|limit| all.len() > limit);
+    if let Some(limit) = limit {
+        all.truncate(limit);
+    }
+    let data: Vec<serde_json::Value> = all
+        .iter()
+        .map(|labels| {
+            serde_json::Value::Object(
+                labels
+                    .iter()
+                    .map(|label| {
+                        (
+                            label.name.clone(),
+                            serde_json::Value::String(label.value.clone()),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    list_response(serde_json::Value::Array(data), truncated)
+}
+
+fn internal() -> HttpResponse {
+    super::error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "listing failed",
+    )
+}
+
+/// Label names (`name = None`) or the values of one label.
+async fn enumerate(state: &WebState, params: Params, name: Option<String>) -> HttpResponse {
+    let prepared = (|| {
+        Ok::<_, ApiError>((
+            selectors(&params, false)?,
+            bounds(&params)?,
+            limit(&params)?,
+        ))
+    })();
+    let (selectors, (start, end), limit) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return error.response(),
+    };
+    let storage = std::sync::Arc::clone(&state.storage);
+    let listed = web::block(move || {
+        let list = |matchers: &[Matcher]| match &name {
+            Some(name) => storage.label_values(name, matchers, start, end),
+            None => storage.label_names(matchers, start, end),
+        };
+        if selectors.is_empty() {
+            return list(&[]);
+        }
+        let mut all: Vec<String> = selectors
+            .iter()
+            .flat_map(|matchers| list(matchers))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    })
+    .await;
+    let Ok(mut all) = listed else {
+        return internal();
+    };
+    let truncated = limit.is_some_and(|limit| all.len() > limit);
+    if let Some(limit) = limit {
+        all.truncate(limit);
+    }
+    list_response(serde_json::json!(all), truncated)
+}
+
+pub async fn labels(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    enumerate(&state, params, None).await
+}
+
+pub async fn label_values(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let params = Params::read(&request, &[]);
+    let name = path.into_inner();
+    // Prometheus 3 lets clients send any UTF-8 name escaped as `U__...`; plain names
+    // are the common case and the only one accepted here.
+    if crate::model::check_label_name(&name).is_err() {
+        return ApiError::bad_data(format!("invalid label name: {name:?}")).response();
+    }
+    enumerate(&state, params, Some(name)).await
+}
+
+/// Metric metadata (`# HELP`/`# TYPE`) is not stored yet: an empty map, in the shape
+/// clients expect.
+pub async fn metadata() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "success", "data": {} }))
+}
+
+pub async fn format_query(request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    let Some(query) = params.get("query") else {
+        return ApiError::bad_data("invalid parameter \"query\": query is empty").response();
+    };
+    match promql::parse::parse(query) {
+        Ok(expr) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "success",
+            "data": expr.to_string(),
+        })),
+        Err(error) => ApiError::bad_data(error.to_string()).response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_times_print_like_prometheus() {
+        assert_eq!(format_value(1.0), "1");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(format_value(f64::INFINITY), "+Inf");
+        assert_eq!(format_value(-0.0), "-0");
+        let mut out = String::new();
+        write_time(&mut out, 1_435_781_451_781);
+        out.push(' ');
+        write_time(&mut out, 1_000);
+        out.push(' ');
+        write_time(&mut out, 1_500);
+        out.push(' ');
+        write_time(&mut out, -1_005);
+        assert_eq!(out, "1435781451.781 1 1.500 -1.005");
+    }
+
+    #[test]
+    fn times_and_durations_parse_both_ways() {
+        assert_eq!(
+            parse_time("t", "1435781451.781").ok(),
+            Some(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("t", "2015-07-01T20:10:51.781Z").ok(),
+            Some(1_435_781_451_781)
+        );
+        assert!(parse_time("t", "yesterday").is_err());
+        assert_eq!(
+            parse_duration("s", "15").ok(),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(
+            parse_duration("s", "1m").ok(),
+            Some(Duration::from_secs(60))
+        );
+        assert!(parse_duration("s", "-1").is_err());
+    }
+}
