@@ -112,6 +112,14 @@ pub const SCRAPE_CACHE_SCRAPES_KEPT: u64 = 10;
 /// Targets over all scrape jobs: each runs a task and holds a series cache.
 pub const SCRAPE_TARGETS_MAX: usize = 10_000;
 
+/// Threads one range function may use to decode and evaluate its series: the
+/// appliance's small hosts have 2–4 cores, and a query should not starve ingest.
+pub const QUERY_THREADS_MAX: usize = 4;
+
+/// Below this many series a range function runs on the calling thread: starting
+/// threads costs more than it saves.
+pub const QUERY_PARALLEL_SERIES_MIN: usize = 64;
+
 const _: () = assert!(CHUNK_SAMPLES_MAX <= u16::MAX as usize);
 
 const _: () = assert!(REQUEST_BODY_BYTES_DEFAULT <= REQUEST_BODY_BYTES_MAX);

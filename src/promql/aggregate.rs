@@ -9,7 +9,8 @@ use super::ast::{AggregateOp, Expr, Grouping};
 use super::eval::{EvalError, Evaluator};
 use super::value::{StepSeries, Steps, Value, absent, is_absent};
 use crate::model::{Label, Labels, METRIC_NAME, check_label_name};
-use std::collections::HashMap;
+/// foldhash, seeded per process: label sets hashed once or twice per series.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub(super) fn eval(ev: &mut Evaluator, expr: &Expr, steps: &Steps) -> Result<Value, EvalError> {
     let Expr::Aggregate {
@@ -61,7 +62,7 @@ pub(super) fn eval(ev: &mut Evaluator, expr: &Expr, steps: &Steps) -> Result<Val
     let steps_len = steps.len();
     // Group series.
     let mut groups: Vec<(Labels, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<Labels, usize> = HashMap::new();
+    let mut group_of: HashMap<Labels, usize> = HashMap::default();
     // `by (__name__)` groups by names that are still to be dropped, and passes the mark on.
     let mut group_drops_name: Vec<bool> = Vec::new();
     for (index, series) in input.iter().enumerate() {
@@ -96,7 +97,7 @@ pub(super) fn eval(ev: &mut Evaluator, expr: &Expr, steps: &Steps) -> Result<Val
         }
         AggregateOp::CountValues => {
             let label = label_param.unwrap_or_default();
-            let mut index_of: HashMap<Labels, usize> = HashMap::new();
+            let mut index_of: HashMap<Labels, usize> = HashMap::default();
             for (group_labels, members) in &groups {
                 for step in 0..steps_len {
                     for member in members {

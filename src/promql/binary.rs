@@ -8,7 +8,8 @@ use super::ast::{BinaryOp, Cardinality, Expr, Matching};
 use super::eval::{EvalError, Evaluator};
 use super::value::{StepSeries, Steps, Value, absent, is_absent};
 use crate::model::{Label, Labels, METRIC_NAME};
-use std::collections::HashMap;
+/// foldhash, seeded per process: label sets hashed once or twice per series.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub(super) fn eval(ev: &mut Evaluator, expr: &Expr, steps: &Steps) -> Result<Value, EvalError> {
     let Expr::Binary {
@@ -186,7 +187,7 @@ fn set_operation(
     let steps_len = steps.len();
     // For each signature, at which steps the other side has a series.
     let presence = |side: &[StepSeries]| -> HashMap<String, Vec<bool>> {
-        let mut map: HashMap<String, Vec<bool>> = HashMap::new();
+        let mut map: HashMap<String, Vec<bool>> = HashMap::default();
         for series in side {
             let present = map
                 .entry(signature(&series.labels, matching))
@@ -286,7 +287,7 @@ fn vector_vector(
     } else {
         (left, right)
     };
-    let mut one_by_signature: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut one_by_signature: HashMap<String, Vec<usize>> = HashMap::default();
     for (index, series) in one.iter().enumerate() {
         one_by_signature
             .entry(signature(&series.labels, matching))
@@ -294,21 +295,34 @@ fn vector_vector(
             .push(index);
     }
     // Per signature and step, whether a "many" series already matched (one-to-one only).
-    let mut matched_at: HashMap<String, Vec<bool>> = HashMap::new();
+    let mut matched_at: HashMap<String, usize> = HashMap::default();
     let mut output: Vec<StepSeries> = Vec::new();
-    let mut output_index: HashMap<Labels, usize> = HashMap::new();
+    let mut output_index: HashMap<Labels, usize> = HashMap::default();
+    let mut matched_rows: Vec<Vec<bool>> = Vec::new();
     for series in &many {
         ev.check_deadline()?;
         let key = signature(&series.labels, matching);
         let Some(candidates) = one_by_signature.get(&key) else {
             continue;
         };
-        for step in 0..steps_len {
-            let value = series.values[step];
+        // Per signature, at which steps a "many" series already matched (one-to-one).
+        let matched_row = if *cardinality == Cardinality::OneToOne {
+            let row = *matched_at.entry(key).or_insert_with(|| {
+                matched_rows.push(vec![false; steps_len]);
+                matched_rows.len() - 1
+            });
+            Some(row)
+        } else {
+            None
+        };
+        // The output series of each partner this series met: labels are worked out
+        // once per pair, not once per step.
+        let mut outputs: Vec<(usize, usize)> = Vec::new();
+        for (step, &value) in series.values.iter().enumerate() {
             if is_absent(value) {
                 continue;
             }
-            let mut partner: Option<&StepSeries> = None;
+            let mut partner: Option<usize> = None;
             for candidate in candidates {
                 let other = &one[*candidate];
                 if is_absent(other.values[step]) {
@@ -317,7 +331,7 @@ fn vector_vector(
                 if let Some(first) = partner {
                     let side = if swapped { "left" } else { "right" };
                     let mut pair = [
-                        braced(&first.visible_labels()),
+                        braced(&one[first].visible_labels()),
                         braced(&other.visible_labels()),
                     ];
                     pair.sort();
@@ -328,19 +342,18 @@ fn vector_vector(
                         pair[1]
                     )));
                 }
-                partner = Some(other);
+                partner = Some(*candidate);
             }
-            let Some(other) = partner else { continue };
-            if *cardinality == Cardinality::OneToOne {
-                let seen = matched_at
-                    .entry(key.clone())
-                    .or_insert_with(|| vec![false; steps_len]);
-                if seen[step] {
+            let Some(partner) = partner else { continue };
+            let other = &one[partner];
+            if let Some(row) = matched_row {
+                let seen = &mut matched_rows[row][step];
+                if *seen {
                     return Err(EvalError::Execution(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                seen[step] = true;
+                *seen = true;
             }
             let (l, r) = if swapped {
                 (other.values[step], value)
@@ -355,23 +368,32 @@ fn vector_vector(
             } else {
                 continue;
             };
-            let mut labels = result_labels(&series.labels, &other.labels, matching, cardinality);
-            // Arithmetic between vectors drops the name at once, even with delayed name
-            // removal (the result is a new metric); `bool` only marks it.
-            if drops_name(op) {
-                labels = labels.without(&super::NAME_LABELS);
-            }
-            let drop_name = return_bool || series.drop_name;
-            let index = match output_index.get(&labels) {
-                Some(index) => *index,
+            let index = match outputs.iter().find(|(known, _)| *known == partner) {
+                Some((_, index)) => *index,
                 None => {
-                    output.push(StepSeries {
-                        labels: labels.clone(),
-                        values: vec![absent(); steps_len],
-                        drop_name,
-                    });
-                    output_index.insert(labels, output.len() - 1);
-                    output.len() - 1
+                    let mut labels =
+                        result_labels(&series.labels, &other.labels, matching, cardinality);
+                    // Arithmetic between vectors drops the name at once, even with
+                    // delayed name removal (the result is a new metric); `bool` only
+                    // marks it.
+                    if drops_name(op) {
+                        labels = labels.without(&super::NAME_LABELS);
+                    }
+                    let drop_name = return_bool || series.drop_name;
+                    let index = match output_index.get(&labels) {
+                        Some(index) => *index,
+                        None => {
+                            output.push(StepSeries {
+                                labels: labels.clone(),
+                                values: vec![absent(); steps_len],
+                                drop_name,
+                            });
+                            output_index.insert(labels, output.len() - 1);
+                            output.len() - 1
+                        }
+                    };
+                    outputs.push((partner, index));
+                    index
                 }
             };
             let slot = &mut output[index].values[step];

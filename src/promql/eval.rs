@@ -114,6 +114,12 @@ impl<'a> RangeArg<'a> {
         Ok(None)
     }
 
+    /// The series still compressed in storage, for a caller that decodes them itself
+    /// (in parallel); series already in memory stay for `next_series`.
+    pub fn take_pending(&mut self) -> Vec<SeriesData<'a>> {
+        std::mem::take(&mut self.pending).collect()
+    }
+
     /// Every series, decoded (for functions that need all at once).
     pub fn all_series(&mut self, ev: &mut Evaluator<'a>) -> Result<Vec<RangeSeries>, EvalError> {
         let mut all = std::mem::take(&mut self.series);
@@ -388,18 +394,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Option<RangeSeries>, EvalError> {
         self.check_deadline()?;
         let labels = data.labels.clone();
-        let samples: Vec<Sample> = data
-            .samples()
-            .filter(|sample| !(drop_stale && is_stale_nan(sample.v)))
-            .map(|sample| Sample {
-                t: sample.t,
-                v: if is_stale_nan(sample.v) {
-                    sample.v
-                } else {
-                    from_stored(sample.v)
-                },
-            })
-            .collect();
+        let samples = decode_samples(data, drop_stale);
         if samples.is_empty() {
             return Ok(None);
         }
@@ -557,6 +552,21 @@ impl<'a> Evaluator<'a> {
             ))),
         }
     }
+}
+
+/// A series' samples as the evaluator holds them: stored NaNs that look like our
+/// "absent" marker made plain, stale markers dropped when `drop_stale`.
+pub fn decode_samples(data: SeriesData<'_>, drop_stale: bool) -> Vec<Sample> {
+    let mut samples = data.into_vec();
+    if drop_stale {
+        samples.retain(|sample| !is_stale_nan(sample.v));
+    }
+    for sample in &mut samples {
+        if !is_stale_nan(sample.v) {
+            sample.v = from_stored(sample.v);
+        }
+    }
+    samples
 }
 
 /// The value of an instant selector at each step (see `Evaluator::eval_selector`).

@@ -21,7 +21,8 @@ use crate::model::{Labels, Sample};
 use crate::storage::Storage;
 use ast::{Expr, ValueType};
 pub use eval::{Annotation, AnnotationKind, EvalError, EvalOptions, EvalStats};
-use std::collections::HashMap;
+/// foldhash, seeded per process: label sets hashed once or twice per series.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use value::{QueryValue, RangeSeries, StepSeries, Steps, Value, is_absent};
 
 /// Labels removed together with `__name__` when an operation drops the metric name.
@@ -226,7 +227,8 @@ fn to_matrix(value: Value, steps: &Steps) -> Result<QueryValue, QueryError> {
 fn merge_series(
     series: Vec<(Labels, Vec<Sample>)>,
 ) -> Result<Vec<(Labels, Vec<Sample>)>, QueryError> {
-    let mut index: HashMap<Labels, usize> = HashMap::with_capacity(series.len());
+    let mut index: HashMap<Labels, usize> =
+        HashMap::with_capacity_and_hasher(series.len(), Default::default());
     let mut merged: Vec<(Labels, Vec<Sample>)> = Vec::with_capacity(series.len());
     let mut needs_sort = Vec::new();
     for (labels, samples) in series {

@@ -99,6 +99,9 @@ struct Window<'p> {
     step_time: i64,
     /// The scalar arguments at this step, in argument order without the range vector.
     params: &'p [f64],
+    /// Whether the window may hold a counter reset (a drop between two samples);
+    /// false lets `rate`/`increase` skip their pass over the window.
+    resets_possible: bool,
 }
 
 /// Evaluates `function` over the range vector among `args`.
@@ -130,7 +133,34 @@ pub(super) fn eval(
     let mut notes = Notes::new(steps.len());
     let mut scratch = Scratch::new(params.len());
     let mut output = Vec::new();
-    // One series decoded at a time: its samples are released once its values are out.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(crate::limits::QUERY_THREADS_MAX);
+    let pending = range.take_pending();
+    if threads > 1 && pending.len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN {
+        output = eval_parallel(
+            ev, function, &range, pending, &params, steps, &mut notes, threads,
+        )?;
+    } else {
+        for data in pending {
+            let Some(series) = ev.decode(data, true)? else {
+                continue;
+            };
+            let held = series.samples.len() as u64;
+            let evaluated = eval_series(
+                function,
+                &range,
+                series,
+                &params,
+                steps,
+                &mut notes,
+                &mut scratch,
+            )?;
+            ev.release(held);
+            output.extend(evaluated);
+        }
+    }
+    // Series already in memory (a subquery's points).
     while let Some(series) = range.next_series(ev)? {
         ev.check_deadline()?;
         let held = series.samples.len() as u64;
@@ -148,6 +178,114 @@ pub(super) fn eval(
     }
     notes.emit(ev, args, range_expr, &params);
     Ok(Value::Vector(output))
+}
+
+/// Decodes and evaluates `pending` on `threads` threads, each taking a contiguous
+/// share so the output keeps storage order. Each thread holds one series' samples at
+/// a time; the budget check is per series (Prometheus' peak rule, per thread).
+#[allow(clippy::too_many_arguments)]
+fn eval_parallel(
+    ev: &mut Evaluator,
+    function: RangeFunction,
+    range: &RangeArg,
+    pending: Vec<crate::storage::SeriesData<'_>>,
+    params: &[Vec<f64>],
+    steps: &Steps,
+    notes: &mut Notes,
+    threads: usize,
+) -> Result<Vec<StepSeries>, EvalError> {
+    let deadline = ev.options().deadline;
+    let samples_max = ev.options().samples_max;
+    let share = pending.len().div_ceil(threads);
+    let mut shares: Vec<Vec<crate::storage::SeriesData<'_>>> = Vec::with_capacity(threads);
+    let mut rest = pending.into_iter();
+    for _ in 0..threads {
+        shares.push(rest.by_ref().take(share).collect());
+    }
+    struct Done {
+        output: Vec<StepSeries>,
+        notes: Notes,
+        decoded: u64,
+        largest: u64,
+        series: u64,
+    }
+    let results: Vec<Result<Done, EvalError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                scope.spawn(move || -> Result<Done, EvalError> {
+                    let mut done = Done {
+                        output: Vec::new(),
+                        notes: Notes::new(steps.len()),
+                        decoded: 0,
+                        largest: 0,
+                        series: 0,
+                    };
+                    let mut scratch = Scratch::new(params.len());
+                    for data in share {
+                        if deadline.is_some_and(|deadline| std::time::Instant::now() > deadline) {
+                            return Err(EvalError::Timeout);
+                        }
+                        let labels = data.labels.clone();
+                        let samples = super::super::eval::decode_samples(data, true);
+                        if samples.is_empty() {
+                            continue;
+                        }
+                        let count = samples.len() as u64;
+                        if count > samples_max {
+                            return Err(EvalError::TooManySamples);
+                        }
+                        done.decoded += count;
+                        done.largest = done.largest.max(count);
+                        done.series += 1;
+                        let series = RangeSeries {
+                            labels,
+                            samples,
+                            drop_name: false,
+                        };
+                        let evaluated = eval_series(
+                            function,
+                            range,
+                            series,
+                            params,
+                            steps,
+                            &mut done.notes,
+                            &mut scratch,
+                        )?;
+                        done.output.extend(evaluated);
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err(EvalError::Execution("a query thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut output = Vec::new();
+    let mut peak = 0;
+    for result in results {
+        let done = result?;
+        ev.stats.samples_loaded += done.decoded;
+        ev.stats.series_selected += done.series;
+        peak += done.largest;
+        output.extend(done.output);
+        for (mine, theirs) in notes
+            .bad_quantile_steps
+            .iter_mut()
+            .zip(&done.notes.bad_quantile_steps)
+        {
+            *mine |= *theirs;
+        }
+        notes.not_counters.extend(done.notes.not_counters);
+    }
+    ev.stats.peak_samples = ev.stats.peak_samples.max(peak);
+    Ok(output)
 }
 
 /// Buffers reused across windows, so that a window allocates nothing.
@@ -180,10 +318,33 @@ fn eval_series(
 ) -> Result<Option<StepSeries>, EvalError> {
     let mut values = vec![absent(); steps.len()];
     let mut any = false;
+    // drops[i]: how many samples up to i are lower than the one before them. With it
+    // a window knows in O(1) whether it holds a counter reset.
+    let drops: Option<Vec<u32>> = matches!(function, RangeFunction::Rate | RangeFunction::Increase)
+        .then(|| {
+            let mut count = 0u32;
+            let mut drops = Vec::with_capacity(series.samples.len());
+            drops.push(0);
+            for pair in series.samples.windows(2) {
+                count += u32::from(pair[1].v < pair[0].v);
+                drops.push(count);
+            }
+            drops
+        });
+    let base = series.samples.as_ptr() as usize;
     for (step, (end, samples)) in range.windows(&series.samples, steps).enumerate() {
         if samples.is_empty() {
             continue;
         }
+        let resets_possible = drops.as_ref().is_none_or(|drops| {
+            // The window is a sub-slice of `series.samples`: its first index.
+            let low = (samples.as_ptr() as usize - base) / std::mem::size_of::<Sample>();
+            let high = low + samples.len() - 1;
+            drops
+                .get(high)
+                .zip(drops.get(low))
+                .is_none_or(|(h, l)| h > l)
+        });
         for (slot, param) in scratch.params.iter_mut().zip(params) {
             *slot = at_step(param, step);
         }
@@ -192,6 +353,7 @@ fn eval_series(
             range_ms: range.range,
             step_time: steps.time(step),
             params: &scratch.params,
+            resets_possible,
         };
         if function == RangeFunction::QuantileOverTime && !valid_quantile(window.params) {
             notes.bad_quantile_steps[step] = true;
@@ -326,11 +488,25 @@ fn apply(
     let last = samples[samples.len() - 1];
     Ok(match function {
         // === rate(node parser.ValueTypeMatrix) (Vector, Annotations) ===
-        Rate => extrapolated_rate(samples, window.end, window.range_ms, true, true),
+        Rate => extrapolated_rate(
+            samples,
+            window.end,
+            window.range_ms,
+            true,
+            true,
+            window.resets_possible,
+        ),
         // === increase(node parser.ValueTypeMatrix) (Vector, Annotations) ===
-        Increase => extrapolated_rate(samples, window.end, window.range_ms, true, false),
+        Increase => extrapolated_rate(
+            samples,
+            window.end,
+            window.range_ms,
+            true,
+            false,
+            window.resets_possible,
+        ),
         // === delta(Matrix parser.ValueTypeMatrix) (Vector, Annotations) ===
-        Delta => extrapolated_rate(samples, window.end, window.range_ms, false, false),
+        Delta => extrapolated_rate(samples, window.end, window.range_ms, false, false, false),
         // === irate(node parser.ValueTypeMatrix) (Vector, Annotations) ===
         Irate => instant_value(samples, true),
         // === idelta(node model.ValMatrix) (Vector, Annotations) ===
@@ -457,6 +633,7 @@ pub(super) fn extrapolated_rate(
     range_ms: i64,
     is_counter: bool,
     is_rate: bool,
+    resets_possible: bool,
 ) -> Option<f64> {
     if samples.len() < 2 {
         return None;
@@ -465,7 +642,9 @@ pub(super) fn extrapolated_rate(
     let last = samples[samples.len() - 1];
     let range_start = end - range_ms;
     let mut result = last.v - first.v;
-    if is_counter {
+    // A window without a drop needs no pass over its samples (the common case; the
+    // caller can tell from `resets_in_window`).
+    if is_counter && resets_possible {
         for pair in samples.windows(2) {
             if pair[1].v < pair[0].v {
                 result += pair[0].v;

@@ -54,7 +54,7 @@ fn check_rate(values: &[f64], end: i64, range_ms: i64, kind: &str, expected: Opt
         "increase" => (true, false),
         _ => (false, false),
     };
-    let actual = extrapolated_rate(&samples, end, range_ms, is_counter, is_rate);
+    let actual = extrapolated_rate(&samples, end, range_ms, is_counter, is_rate, true);
     match (actual, expected) {
         (Some(actual), Some(expected)) => assert_close(actual, expected, kind),
         (actual, expected) => assert_eq!(actual, expected, "{kind}"),
