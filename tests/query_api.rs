@@ -284,6 +284,11 @@ fn errors_have_prometheus_types_and_status_codes() {
         "query processing would load too many samples into memory in query execution"
     );
 
+    // A deadline already past when evaluation starts: Prometheus' timeout shape.
+    let (status, body) = get(&instance, "/api/v1/query?query=up&timeout=0.000001");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["errorType"], "timeout");
+
     let (status, body) = get(&instance, "/api/v1/series");
     assert_eq!(status, 400);
     assert_eq!(body["error"], "no match[] parameter provided");

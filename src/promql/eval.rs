@@ -232,8 +232,11 @@ impl<'a> Evaluator<'a> {
 
     /// Fails once the deadline has passed. Cheap enough to call per series.
     pub fn check_deadline(&mut self) -> Result<(), EvalError> {
+        // The first call checks too, so a query whose time ran out while it waited for
+        // a slot stops at once.
+        let check = self.ticks.is_multiple_of(64);
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks.is_multiple_of(64)
+        if check
             && let Some(deadline) = self.options.deadline
             && Instant::now() > deadline
         {
