@@ -81,6 +81,25 @@ pub const STAGED_BYTES_MAX: u64 = 256 << 20;
 /// or compressed files are read twice: checked, then stored.
 pub const IMPORT_SINGLE_PASS_FILE_BYTES_MAX: u64 = 8 << 30;
 
+/// Size at which the active WAL segment is closed and the next one started. The WAL
+/// is truncated by deleting whole segments, so this is the granularity at which disk
+/// is freed: 50 000 series scraped every second write ~0.6 MB/s of WAL, so 16 MiB is
+/// ~30 s against the ~2 minutes the WAL must keep until open chunks seal (≤ 1 segment
+/// of disk held past the watermark). Smaller means more files and directory fsyncs.
+pub const WAL_SEGMENT_BYTES_MAX: u64 = 16 << 20;
+
+/// Largest WAL record (the entry of one append batch). Replay allocates a buffer of
+/// the length read from disk, so the length is checked against this first. One batch
+/// holds at most `APPEND_BATCH_SAMPLES_MAX` samples at ≤ 29 bytes each in an entry
+/// (ref, count and delta varints, 8-byte value), plus the labels of the series it
+/// creates; a larger entry is refused with an error rather than written.
+pub const WAL_RECORD_BYTES_MAX: u64 = 256 << 20;
+
+/// How often the WAL's background thread fdatasyncs the active segment when appends
+/// made it dirty. Scraped and collected data (`Durability::Background`) must be on
+/// disk within a second; half of that leaves room for the fsync itself.
+pub const WAL_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Seconds between storage checkpoints (new series to SQLite, WAL truncation). Short
 /// enough that the WAL stays small, long enough that the checkpoint costs nothing.
 pub const CHECKPOINT_INTERVAL_SECS: u64 = 10;
@@ -121,6 +140,11 @@ pub const QUERY_THREADS_MAX: usize = 4;
 pub const QUERY_PARALLEL_SERIES_MIN: usize = 64;
 
 const _: () = assert!(CHUNK_SAMPLES_MAX <= u16::MAX as usize);
+
+const _: () = assert!(APPEND_BATCH_SAMPLES_MAX as u64 * 29 < WAL_RECORD_BYTES_MAX);
+// The frame stores a record's length as a u32.
+const _: () = assert!(WAL_RECORD_BYTES_MAX <= u32::MAX as u64);
+const _: () = assert!(WAL_FLUSH_INTERVAL.as_millis() < 1_000);
 
 const _: () = assert!(REQUEST_BODY_BYTES_DEFAULT <= REQUEST_BODY_BYTES_MAX);
 const _: () = assert!(TOKEN_BYTES_MIN < TOKEN_FILE_BYTES_MAX);

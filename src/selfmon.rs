@@ -208,7 +208,7 @@ impl Collector for StorageCollector {
             ),
             (
                 "tandem_storage_wal_entries_truncated",
-                "WAL entries removed after their data was sealed",
+                "WAL records deleted with their segments after their data was sealed",
                 counters.wal_entries_truncated.load(Relaxed),
             ),
         ];
@@ -252,7 +252,7 @@ impl Collector for StorageCollector {
             ),
             (
                 "tandem_storage_hot_bytes",
-                "Bytes on disk of the hot store (sled), WAL included",
+                "Bytes on disk of the hot store (sled)",
                 stats.hot_bytes,
             ),
             (
@@ -262,7 +262,7 @@ impl Collector for StorageCollector {
             ),
             (
                 "tandem_storage_wal_bytes",
-                "Bytes of WAL entries not yet truncated",
+                "Bytes of the WAL segment files (wal/) on disk",
                 stats.wal_bytes,
             ),
         ];

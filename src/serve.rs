@@ -141,9 +141,11 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         handle.stop(true).await;
     });
     let maintenance = tokio::spawn(maintain_storage(Arc::clone(&storage), reloader.subscribe()));
+    let (stop_scraping, scraping_stopped) = tokio::sync::oneshot::channel();
     let scraping = tokio::spawn(crate::collect::scrape::run(
         Arc::clone(&storage),
         reloader.subscribe(),
+        scraping_stopped,
     ));
     if reloader.current().host.enabled {
         tracing::warn!(
@@ -154,7 +156,16 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     tracing::info!(%listen, "tandem is ready");
     server.await.map_err(ServeError::Server)?;
     maintenance.abort();
-    scraping.abort();
+    // Scrape loops write staleness markers as they stop. Aborting them raced with the
+    // runtime's shutdown (the markers were written or not depending on how long the
+    // final checkpoint took), so stop them and wait, bounded by the grace period.
+    let _ = stop_scraping.send(());
+    let grace = std::time::Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS);
+    if tokio::time::timeout(grace, scraping).await.is_err() {
+        tracing::warn!(
+            "scrape loops did not stop within the grace period; their staleness markers may be missing"
+        );
+    }
     let closing = Arc::clone(&storage);
     let closed = tokio::task::spawn_blocking(move || closing.checkpoint()).await;
     if let Ok(Err(error)) | Err(error) = closed.map_err(|join| crate::storage::StorageError::Io {

@@ -83,9 +83,15 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Runs the scrape loops of the current config until `configs` closes, restarting
-/// only the targets whose job changed at each reload.
-pub async fn run(storage: Arc<Storage>, mut configs: watch::Receiver<Arc<Config>>) {
+/// Runs the scrape loops of the current config until `configs` closes or `shutdown`
+/// fires, restarting only the targets whose job changed at each reload. On the way out
+/// every loop writes its staleness markers and is awaited, so that a caller awaiting
+/// `run` knows they reached storage.
+pub async fn run(
+    storage: Arc<Storage>,
+    mut configs: watch::Receiver<Arc<Config>>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
     let client = match reqwest::Client::builder()
         .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
         .no_proxy()
@@ -126,8 +132,13 @@ pub async fn run(storage: Arc<Storage>, mut configs: watch::Receiver<Arc<Config>
             ));
             running.insert(target, Running { stop, task });
         }
-        if configs.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = configs.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            _ = &mut shutdown => break,
         }
     }
     for (_, old) in running {

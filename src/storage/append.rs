@@ -20,7 +20,7 @@ pub struct SeriesSamples {
 pub enum Durability {
     /// Before `append` returns (pushes that are acknowledged to a client).
     Sync,
-    /// Within a second (scrapes and collectors; sled's background flush).
+    /// Within a second (scrapes and collectors; the WAL's background flusher).
     Background,
 }
 
@@ -333,7 +333,7 @@ impl Storage {
                         .map(|(series, samples)| (*series, samples.as_slice()))
                         .collect();
                     let entry = super::wal::encode(&series_refs, &sample_refs);
-                    if let Err(error) = self.hot.wal_put(seq, &entry) {
+                    if let Err(error) = self.wal_log.append(seq, &entry) {
                         // Put the series back so a later entry records them.
                         self.pending_wal_series().extend(new_series);
                         return Err(error.into());

@@ -1,6 +1,8 @@
-//! Everything stored in sled: the WAL and the hot window of sealed chunks.
+//! Everything stored in sled: the hot window of sealed chunks and their quarantine.
 //! Owns: `<data_dir>/hot/` (sled), its trees and key layout (docs/format/hot.md).
-//! Does not: interpret entries or chunks (opaque bytes here).
+//! Does not: hold the WAL (`wal_log.rs`; see docs/adr/0003-wal-in-segment-files.md),
+//! only hands out the `wal` tree older versions left, once, to be migrated; interpret
+//! chunks (opaque bytes here).
 //!
 //! All sled access in tandem goes through this file, so that sled — unmaintained since
 //! 2021 and known for space amplification — can be replaced by touching nothing else.
@@ -13,13 +15,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[error("hot store (sled): {0}")]
 pub struct HotError(#[from] sled::Error);
 
+/// The tree in which versions before docs/adr/0003 kept the WAL.
+const LEGACY_WAL_TREE: &[u8] = b"wal";
+
 pub struct Hot {
     db: sled::Db,
-    wal: sled::Tree,
     chunks: sled::Tree,
     quarantine: sled::Tree,
-    /// Bytes of WAL entries present, kept as a counter so metrics need no scan.
-    wal_bytes: std::sync::atomic::AtomicU64,
     /// Distinguishes chunks of one series that start at the same millisecond (an
     /// in-order chunk and an out-of-order one).
     chunk_suffix: AtomicU32,
@@ -66,7 +68,6 @@ impl Hot {
             // Scraped data must reach disk within a second even when nobody calls flush.
             .flush_every_ms(Some(500))
             .open()?;
-        let wal = db.open_tree("wal")?;
         let chunks = db.open_tree("chunks")?;
         let quarantine = db.open_tree("quarantine")?;
         let suffix = chunks.last()?.map_or(0, |(key, _)| {
@@ -74,91 +75,50 @@ impl Hot {
                 u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
             })
         });
-        let wal_bytes = wal
-            .iter()
-            .values()
-            .flatten()
-            .map(|value| value.len() as u64)
-            .sum();
         Ok(Hot {
-            wal_bytes: std::sync::atomic::AtomicU64::new(wal_bytes),
             db,
-            wal,
             chunks,
             quarantine,
             chunk_suffix: AtomicU32::new(suffix.wrapping_add(1)),
         })
     }
 
-    pub fn wal_put(&self, seq: u64, entry: &[u8]) -> Result<(), HotError> {
-        if let Some(previous) = self.wal.insert(seq.to_be_bytes(), entry)? {
-            self.wal_bytes
-                .fetch_sub(previous.len() as u64, Ordering::Relaxed);
-        }
-        self.wal_bytes
-            .fetch_add(entry.len() as u64, Ordering::Relaxed);
-        Ok(())
+    /// Whether the data directory still has the WAL tree of an older version.
+    pub fn legacy_wal_exists(&self) -> bool {
+        self.db
+            .tree_names()
+            .iter()
+            .any(|name| name.as_ref() == LEGACY_WAL_TREE)
     }
 
-    /// WAL entries in sequence order.
-    pub fn wal_entries(&self) -> impl Iterator<Item = Result<(u64, sled::IVec), HotError>> + '_ {
-        self.wal.iter().map(|item| {
+    /// The entries of the older versions' WAL tree, in sequence order (the key is the
+    /// sequence number, u64 big-endian).
+    pub fn legacy_wal_entries(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(u64, sled::IVec), HotError>> + use<>, HotError> {
+        let tree = self.db.open_tree(LEGACY_WAL_TREE)?;
+        Ok(tree.iter().map(|item| {
             let (key, value) = item?;
             let mut seq = [0u8; 8];
             if key.len() == 8 {
                 seq.copy_from_slice(&key);
             }
             Ok((u64::from_be_bytes(seq), value))
-        })
-    }
-
-    pub fn wal_last_seq(&self) -> Result<Option<u64>, HotError> {
-        Ok(self.wal.last()?.and_then(|(key, _)| {
-            let bytes: [u8; 8] = key.as_ref().try_into().ok()?;
-            Some(u64::from_be_bytes(bytes))
         }))
     }
 
-    /// Removes WAL entries with sequence numbers below `seq`; returns how many.
-    pub fn wal_truncate_below(&self, seq: u64) -> Result<usize, HotError> {
-        let mut removed = 0;
-        let mut batch = sled::Batch::default();
-        let mut bytes = 0u64;
-        for item in self.wal.range(..seq.to_be_bytes()) {
-            let (key, value) = item?;
-            bytes += value.len() as u64;
-            batch.remove(key);
-            removed += 1;
-        }
-        self.wal.apply_batch(batch)?;
-        self.wal_bytes.fetch_sub(
-            bytes.min(self.wal_bytes.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
-        Ok(removed)
+    /// Drops the older versions' WAL tree once its entries are safely in segment files.
+    pub fn drop_legacy_wal(&self) -> Result<(), HotError> {
+        self.db.drop_tree(LEGACY_WAL_TREE)?;
+        Ok(())
     }
 
-    pub fn wal_bytes(&self) -> u64 {
-        self.wal
-            .iter()
-            .values()
-            .flatten()
-            .map(|value| value.len() as u64)
-            .sum()
-    }
-
-    /// Moves a damaged entry aside (kept for inspection) so the rest stays readable.
-    pub fn quarantine_wal(&self, seq: u64) -> Result<(), HotError> {
-        let key = seq.to_be_bytes();
-        if let Some(value) = self.wal.remove(key)? {
-            self.wal_bytes.fetch_sub(
-                (value.len() as u64).min(self.wal_bytes.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
-            let mut quarantine_key = b"wal/".to_vec();
-            quarantine_key.extend_from_slice(&key);
-            self.quarantine.insert(quarantine_key, value)?;
-        }
+    /// Writes an entry the way versions before docs/adr/0003 did (tests of the migration).
+    #[cfg(test)]
+    pub fn legacy_wal_put(&self, seq: u64, entry: &[u8]) -> Result<(), HotError> {
+        self.db
+            .open_tree(LEGACY_WAL_TREE)?
+            .insert(seq.to_be_bytes(), entry)?;
         Ok(())
     }
 
@@ -263,19 +223,23 @@ mod tests {
     }
 
     #[test]
-    fn wal_truncation_and_chunk_ranges() {
+    fn legacy_wal_tree_and_chunk_ranges() {
         let dir = tempfile::tempdir().expect("temp dir");
         let hot = Hot::open(dir.path(), 1 << 20).expect("open");
-        for seq in 1..=5u64 {
-            hot.wal_put(seq, &[seq as u8]).expect("put");
+        assert!(!hot.legacy_wal_exists(), "opening must not create the tree");
+        for seq in [2u64, 1, 300] {
+            hot.legacy_wal_put(seq, &[seq as u8]).expect("put");
         }
-        assert_eq!(hot.wal_truncate_below(3).expect("truncate"), 2);
-        let left: Vec<u64> = hot
-            .wal_entries()
-            .map(|item| item.expect("entry").0)
-            .collect();
-        assert_eq!(left, [3, 4, 5]);
-        assert_eq!(hot.wal_last_seq().expect("last"), Some(5));
+        assert!(hot.legacy_wal_exists());
+        let entries: Vec<(u64, Vec<u8>)> = hot
+            .legacy_wal_entries()
+            .expect("tree")
+            .map(|item| item.map(|(seq, value)| (seq, value.to_vec())))
+            .collect::<Result<_, _>>()
+            .expect("entries");
+        assert_eq!(entries, [(1, vec![1]), (2, vec![2]), (300, vec![44])]);
+        hot.drop_legacy_wal().expect("drop");
+        assert!(!hot.legacy_wal_exists());
         for start in [0, 100, 200] {
             hot.chunk_put(SeriesRef(4), start, b"x").expect("chunk");
         }

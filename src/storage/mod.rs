@@ -1,11 +1,12 @@
 //! Storage: the end of the one write path and the start of the one read path.
-//! Owns: the data directory's sample data — catalog (`catalog.rs`), WAL and hot
-//! chunks in sled (`hot.rs`), the head (`head.rs`), compacted blocks and the persisted
-//! catalog in SQLite (`cold.rs`) — and the limits enforced at append (`append.rs`).
+//! Owns: the data directory's sample data — catalog (`catalog.rs`), the WAL's entries
+//! (`wal.rs`) and segment files (`wal_log.rs`), hot chunks in sled (`hot.rs`), the head
+//! (`head.rs`), compacted blocks and the persisted catalog in SQLite (`cold.rs`) — and
+//! the limits enforced at append (`append.rs`).
 //! Does not: know PromQL, HTTP or TOML.
 //!
-//! Write path: `append` → limits → catalog → head (XOR chunks) + WAL entry (sled) →
-//! sealed chunks (sled) → `compact` → pco blocks per series and day (SQLite).
+//! Write path: `append` → limits → catalog → head (XOR chunks) + WAL entry (segment
+//! files) → sealed chunks (sled) → `compact` → pco blocks per series and day (SQLite).
 //! Read path: `select` → catalog postings → per series: head, sled chunks, blocks,
 //! merged lazily in time order (`querier.rs`).
 
@@ -18,6 +19,7 @@ mod head;
 mod hot;
 mod querier;
 pub mod wal;
+mod wal_log;
 
 pub use append::{AppendOutcome, Durability, RejectReason, Rejection, SeriesSamples};
 pub use catalog::Cardinality;
@@ -32,8 +34,9 @@ use head::Head;
 use hot::{Hot, HotError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
+use wal_log::{Flusher, WalLog, WalLogError};
 
 /// Limits enforced at append; `[limits]` in the config.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +73,9 @@ pub struct StorageOptions {
     pub hot_cache_bytes: u64,
     /// Without a WAL (offline import), durability comes from `finish_offline`.
     pub write_ahead_log: bool,
+    /// Size at which a WAL segment file is closed and the next one started (tests
+    /// shrink it so rotation and truncation run).
+    pub wal_segment_bytes_max: u64,
     /// Without a WAL, sealed chunks staged in memory before a compaction is forced.
     /// `u64::MAX` defers every write to `finish_offline`, so an import that turns out
     /// to be invalid can be dropped having written nothing.
@@ -84,6 +90,7 @@ impl StorageOptions {
             hot_window: Duration::from_secs(2 * 3600),
             hot_cache_bytes: 64 << 20,
             write_ahead_log: true,
+            wal_segment_bytes_max: crate::limits::WAL_SEGMENT_BYTES_MAX,
             staged_bytes_max: crate::limits::STAGED_BYTES_MAX,
         }
     }
@@ -95,6 +102,8 @@ pub enum StorageError {
     Hot(#[from] HotError),
     #[error(transparent)]
     Cold(#[from] ColdError),
+    #[error(transparent)]
+    Wal(#[from] WalLogError),
     #[error("data directory {path}: {source}")]
     Io {
         path: PathBuf,
@@ -138,6 +147,9 @@ pub struct Storage {
     catalog: Catalog,
     head: Head,
     hot: Hot,
+    wal_log: Arc<WalLog>,
+    /// Flushes `Durability::Background` appends; `None` without a WAL.
+    flusher: Option<Flusher>,
     cold: Cold,
     next_series: AtomicU64,
     next_wal_seq: AtomicU64,
@@ -179,18 +191,23 @@ impl Storage {
         };
         std::fs::create_dir_all(&options.data_dir).map_err(io_error(&options.data_dir))?;
         let hot = Hot::open(&options.data_dir.join("hot"), options.hot_cache_bytes)?;
+        let wal_log = WalLog::open(&options.data_dir.join("wal"), options.wal_segment_bytes_max)?;
+        migrate_legacy_wal(&hot, &wal_log)?;
         let cold = Cold::open(&options.data_dir)?;
         let catalog = Catalog::default();
         for (series, labels) in cold.load_series()? {
             catalog.insert(series, &labels, true);
         }
-        let storage = Storage {
+        let mut storage = Storage {
             next_series: AtomicU64::new(catalog.max_ref() + 1),
-            next_wal_seq: AtomicU64::new(hot.wal_last_seq()?.map_or(1, |last| last + 1)),
+            // Set by the replay, from the highest sequence number in the WAL.
+            next_wal_seq: AtomicU64::new(1),
             options,
             catalog,
             head: Head::new(),
             hot,
+            wal_log: Arc::new(wal_log),
+            flusher: None,
             cold,
             append_gate: RwLock::new(()),
             committer: Committer::default(),
@@ -202,6 +219,12 @@ impl Storage {
         };
         storage.restore_head()?;
         storage.replay_wal()?;
+        if storage.options.write_ahead_log {
+            storage.flusher = Some(Flusher::start(
+                Arc::clone(&storage.wal_log),
+                crate::limits::WAL_FLUSH_INTERVAL,
+            )?);
+        }
         Ok(storage)
     }
 
@@ -248,44 +271,54 @@ impl Storage {
         restore_last(last_key)
     }
 
-    /// Re-applies every WAL entry: series first (an entry may name a series whose
-    /// creation is in a later entry when appends ran concurrently), then samples.
+    /// Re-applies every WAL entry in sequence order: series first (an entry may name a
+    /// series whose creation is in a later entry when appends ran concurrently), then
+    /// samples.
     fn replay_wal(&self) -> Result<(), StorageError> {
-        // Two passes over sled rather than one over a decoded copy: holding every
+        // Two passes over the files rather than one over a decoded copy: holding every
         // decoded entry at once cost hundreds of MB with a million series in the WAL.
-        let mut entries = 0u64;
-        for item in self.hot.wal_entries() {
-            let (seq, bytes) = item?;
-            match wal::decode(&bytes) {
-                Ok(entry) => {
-                    entries += 1;
-                    for (series, labels) in &entry.new_series {
-                        self.catalog.insert(*series, labels, false);
-                        self.next_series.fetch_max(series.0 + 1, Ordering::Relaxed);
-                    }
-                }
-                Err(error) => {
-                    tracing::error!(seq, %error, "corrupt WAL entry quarantined; the rest is replayed");
-                    self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
-                    self.hot.quarantine_wal(seq)?;
-                }
+        // The first checks every record and creates series; the second reads the
+        // records again in sequence order, which concurrent appends may not have
+        // written them in.
+        let scan = self.wal_log.scan(&mut |_, bytes| {
+            let entry = wal::decode(bytes)?;
+            for (series, labels) in &entry.new_series {
+                self.catalog.insert(*series, labels, false);
+                self.next_series.fetch_max(series.0 + 1, Ordering::Relaxed);
             }
-        }
+            Ok::<(), wal::WalError>(())
+        })?;
+        self.counters
+            .corruptions
+            .fetch_add(scan.corrupt, Ordering::Relaxed);
+        self.next_wal_seq.store(scan.seq_max + 1, Ordering::SeqCst);
         let window_ms = self.window_ms();
         let mut replayed = 0u64;
-        for item in self.hot.wal_entries() {
-            let (seq, bytes) = item?;
-            // Quarantined in the first pass, so every entry here decodes.
-            let Ok(entry) = wal::decode(&bytes) else {
-                continue;
-            };
-            for (series, samples) in &entry.samples {
-                let result = self.head_append(*series, samples, seq, window_ms)?;
-                replayed += result.accepted.len() as u64;
-            }
-        }
-        if entries > 0 {
-            tracing::info!(entries, samples = replayed, "WAL replayed");
+        self.wal_log
+            .read_records(&scan.records, &mut |seq, bytes| {
+                // Checked in the first pass; a failure now is a disk changing under us.
+                let entry = match wal::decode(bytes) {
+                    Ok(entry) => entry,
+                    Err(error) => {
+                        tracing::error!(seq, %error, "WAL entry unreadable on the second pass; skipped");
+                        self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                };
+                for (series, samples) in &entry.samples {
+                    let result = self.head_append(*series, samples, seq, window_ms)?;
+                    replayed += result.accepted.len() as u64;
+                }
+                Ok::<(), StorageError>(())
+            })?;
+        if !scan.records.is_empty() || scan.corrupt > 0 || scan.torn > 0 {
+            tracing::info!(
+                entries = scan.records.len(),
+                samples = replayed,
+                corrupt = scan.corrupt,
+                torn = scan.torn,
+                "WAL replayed"
+            );
         }
         Ok(())
     }
@@ -360,8 +393,9 @@ impl Storage {
         self.wait_durable()
     }
 
-    /// Blocks until everything written to sled so far is on disk, sharing the fsync
-    /// with concurrent callers.
+    /// Blocks until every WAL record written so far is on disk, sharing the fdatasync
+    /// with concurrent callers (group commit). Sealed chunks need no fsync here: the
+    /// WAL keeps their entries until a checkpoint has flushed sled.
     fn wait_durable(&self) -> Result<(), StorageError> {
         fn lock(committer: &Committer) -> std::sync::MutexGuard<'_, CommitState> {
             committer
@@ -375,7 +409,7 @@ impl Storage {
             if state.completed >= target {
                 return match &state.failed {
                     Some(message) => Err(StorageError::Io {
-                        path: self.options.data_dir.join("hot"),
+                        path: self.options.data_dir.join("wal"),
                         source: std::io::Error::other(message.clone()),
                     }),
                     None => Ok(()),
@@ -393,7 +427,7 @@ impl Storage {
             state.started += 1;
             let number = state.started;
             drop(state);
-            let result = self.hot.flush();
+            let result = self.wal_log.sync();
             state = lock(&self.committer);
             state.in_progress = false;
             state.completed = number;
@@ -402,8 +436,8 @@ impl Storage {
         }
     }
 
-    /// Persists new series to SQLite, seals chunks idle for longer than the
-    /// out-of-order window, fsyncs sled and drops WAL entries nothing depends on.
+    /// Persists new series to SQLite, fsyncs sled (sealed chunks) and deletes the WAL
+    /// segments nothing unsealed depends on.
     pub fn checkpoint(&self) -> Result<(), StorageError> {
         let _maintenance = self
             .maintenance
@@ -419,11 +453,12 @@ impl Storage {
                 .wal_low_watermark()
                 .unwrap_or_else(|| self.next_wal_seq.load(Ordering::SeqCst))
         };
+        // Sealed chunks must be on disk before the WAL entries behind them go.
         self.hot.flush()?;
-        let removed = self.hot.wal_truncate_below(watermark)?;
+        let truncation = self.wal_log.truncate_below(watermark)?;
         self.counters
             .wal_entries_truncated
-            .fetch_add(removed as u64, Ordering::Relaxed);
+            .fetch_add(truncation.records, Ordering::Relaxed);
         Ok(())
     }
 
@@ -474,7 +509,7 @@ impl Storage {
             hot_chunks: self.hot.chunk_count() as u64,
             hot_bytes: self.hot.size_on_disk(),
             cold_bytes: self.cold.size_on_disk(),
-            wal_bytes: self.hot.wal_bytes(),
+            wal_bytes: self.wal_log.bytes(),
         }
     }
 
@@ -544,6 +579,26 @@ impl Storage {
         labels.sort();
         labels
     }
+}
+
+/// Moves the WAL that versions before docs/adr/0003 kept in sled (tree `wal`) into a
+/// segment file, then drops the tree. Runs before the replay, which then reads the
+/// moved entries like any others.
+fn migrate_legacy_wal(hot: &Hot, wal_log: &WalLog) -> Result<(), StorageError> {
+    if !hot.legacy_wal_exists() {
+        return Ok(());
+    }
+    let entries = hot
+        .legacy_wal_entries()?
+        .map(|item| item.map_err(StorageError::from));
+    let moved = wal_log.import_legacy(entries)?;
+    hot.drop_legacy_wal()?;
+    hot.flush()?;
+    tracing::info!(
+        entries = moved,
+        "WAL moved from sled (tree wal) into segment files under wal/"
+    );
+    Ok(())
 }
 
 /// Creates the data directory and takes an exclusive lock on it, so that two

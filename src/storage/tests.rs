@@ -1,8 +1,9 @@
 //! Storage tests that need its internals: round trips through every layer, restart
-//! and replay, limits, and corruption injected into the WAL, chunks and blocks.
+//! and replay, limits, the WAL's segment files (torn tails, order, truncation, the
+//! migration from sled), and corruption injected into the WAL, chunks and blocks.
 
 use super::*;
-use crate::model::{Labels, MatchOp, Matcher, Sample};
+use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesRef};
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::new_series(pairs.iter().copied()).expect("valid labels")
@@ -342,6 +343,21 @@ fn stale_markers_and_special_values_survive_bit_exact() {
     check(&storage);
 }
 
+/// The WAL's segment files in `data_dir`, in order.
+fn wal_segments(data_dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(data_dir.join("wal"))
+        .expect("wal folder")
+        .map(|item| item.expect("entry").path())
+        .filter(|path| path.is_file() && path.file_name().is_some_and(|name| name != "legacy.tmp"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn quarantined(data_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(data_dir.join("wal/quarantine")).map_or(0, Iterator::count)
+}
+
 #[test]
 fn corrupt_wal_entry_is_quarantined_and_the_rest_replays() {
     let dir = tempfile::tempdir().expect("temp");
@@ -356,20 +372,16 @@ fn corrupt_wal_entry_is_quarantined_and_the_rest_replays() {
                 Durability::Sync,
             )
             .expect("append");
-        // Flip a byte in the first entry.
-        let (seq, bytes) = storage
-            .hot
-            .wal_entries()
-            .next()
-            .expect("an entry")
-            .expect("readable");
-        let mut corrupt = bytes.to_vec();
-        corrupt[2] ^= 0xff;
-        storage.hot.wal_put(seq, &corrupt).expect("overwrite");
-        storage.hot.flush().expect("flush");
     }
+    // Flip a byte inside the first record's entry (past its 16-byte frame header).
+    let segments = wal_segments(dir.path());
+    assert_eq!(segments.len(), 1);
+    let mut bytes = std::fs::read(&segments[0]).expect("segment");
+    bytes[16 + 2] ^= 0xff;
+    std::fs::write(&segments[0], &bytes).expect("damage");
     let storage = open(dir.path());
     assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 1);
+    assert_eq!(quarantined(dir.path()), 1);
     // The first entry created the series and held the first sample: the series is
     // gone from the catalog too (it was never persisted), but nothing else broke and
     // the second entry's sample is not lost if its series is known.
@@ -382,6 +394,159 @@ fn corrupt_wal_entry_is_quarantined_and_the_rest_replays() {
             .all(|(_, samples)| samples.iter().all(|(t, _)| *t == T0 + 15_000)),
         "{all:?}"
     );
+    drop(storage);
+    // Quarantined once: the next start neither counts nor replays it again.
+    let storage = open(dir.path());
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 0);
+    assert_eq!(quarantined(dir.path()), 1);
+}
+
+#[test]
+fn a_torn_wal_tail_is_cut_off_without_counting_corruption() {
+    let dir = tempfile::tempdir().expect("temp");
+    {
+        let storage = open(dir.path());
+        for (t, v) in [(T0, 1.0), (T0 + 15_000, 2.0)] {
+            storage
+                .append(&[series("up", "a", &[(t, v)])], Durability::Sync)
+                .expect("append");
+        }
+    }
+    // A crash in the middle of the second record's write.
+    let segments = wal_segments(dir.path());
+    let bytes = std::fs::read(&segments[0]).expect("segment");
+    std::fs::write(&segments[0], &bytes[..bytes.len() - 3]).expect("tear");
+    let storage = open(dir.path());
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 0);
+    assert_eq!(quarantined(dir.path()), 0);
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        vec![("up{job=\"a\"}".to_string(), vec![(T0, 1.0)])]
+    );
+    // The next append continues after the replayed sequence numbers, in a new segment.
+    storage
+        .append(
+            &[series("up", "a", &[(T0 + 30_000, 3.0)])],
+            Durability::Sync,
+        )
+        .expect("append");
+    drop(storage);
+    assert_eq!(wal_segments(dir.path()).len(), 2);
+    let storage = open(dir.path());
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")])[0].1,
+        [(T0, 1.0), (T0 + 30_000, 3.0)]
+    );
+}
+
+#[test]
+fn wal_entries_written_out_of_order_replay_in_sequence_order() {
+    let dir = tempfile::tempdir().expect("temp");
+    let up = labels(&[("__name__", "up"), ("job", "a")]);
+    let late = T0 + 20 * 60_000;
+    {
+        // Two concurrent appends: seq 2 reached the file first, then the segment
+        // rotated, then seq 1 was written. Applied in file order, the sample of seq 1
+        // would be 20 minutes older than the series' newest and refused.
+        let wal_log = WalLog::open(&dir.path().join("wal"), 1).expect("wal");
+        let second = [Sample { t: late, v: 2.0 }];
+        let first = [Sample { t: T0, v: 1.0 }];
+        let entry_2 = wal::encode(&[(SeriesRef(1), &up)], &[(SeriesRef(1), &second[..])]);
+        let entry_1 = wal::encode(&[], &[(SeriesRef(1), &first[..])]);
+        wal_log.append(2, &entry_2).expect("append");
+        wal_log.append(1, &entry_1).expect("append");
+        wal_log.sync().expect("sync");
+    }
+    assert_eq!(wal_segments(dir.path()).len(), 2);
+    let storage = open(dir.path());
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        vec![("up{job=\"a\"}".to_string(), vec![(T0, 1.0), (late, 2.0)])]
+    );
+    assert_eq!(storage.next_wal_seq.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn checkpoint_deletes_wal_segments_once_their_samples_are_sealed() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut options = StorageOptions::new(dir.path());
+    // Every record in its own segment.
+    options.wal_segment_bytes_max = 1;
+    let storage = Storage::open(options.clone()).expect("open");
+    for i in 0..3 {
+        let t = T0 + i * 15_000;
+        storage
+            .append(&[series("up", "a", &[(t, 1.0)])], Durability::Background)
+            .expect("append");
+    }
+    let on_disk = |storage: &Storage| -> u64 {
+        let files = wal_segments(dir.path());
+        let bytes: u64 = files
+            .iter()
+            .map(|path| path.metadata().expect("stat").len())
+            .sum();
+        assert_eq!(storage.stats().wal_bytes, bytes);
+        files.len() as u64
+    };
+    assert_eq!(on_disk(&storage), 3);
+    // The open chunk still depends on the first entry: nothing goes.
+    storage.checkpoint().expect("checkpoint");
+    assert_eq!(on_disk(&storage), 3);
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.checkpoint().expect("checkpoint");
+    assert_eq!(on_disk(&storage), 0);
+    let truncated = storage
+        .counters
+        .wal_entries_truncated
+        .load(Ordering::Relaxed);
+    assert_eq!(truncated, 3);
+    drop(storage);
+    let storage = Storage::open(options).expect("open");
+    let expected: Vec<(i64, f64)> = (0..3).map(|i| (T0 + i * 15_000, 1.0)).collect();
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        vec![("up{job=\"a\"}".to_string(), expected)]
+    );
+}
+
+#[test]
+fn a_wal_left_in_sled_by_an_older_version_is_replayed_and_dropped() {
+    let dir = tempfile::tempdir().expect("temp");
+    let up = labels(&[("__name__", "up"), ("job", "a")]);
+    {
+        let hot = Hot::open(&dir.path().join("hot"), 1 << 20).expect("sled");
+        let samples = [
+            Sample { t: T0, v: 1.0 },
+            Sample {
+                t: T0 + 15_000,
+                v: 2.0,
+            },
+        ];
+        let entry = wal::encode_kind_1(&[(SeriesRef(1), &up)], &[(SeriesRef(1), &samples[..1])]);
+        hot.legacy_wal_put(1, &entry).expect("put");
+        let entry = wal::encode_kind_1(&[], &[(SeriesRef(1), &samples[1..])]);
+        hot.legacy_wal_put(2, &entry).expect("put");
+        hot.flush().expect("flush");
+    }
+    let expected = vec![(
+        "up{job=\"a\"}".to_string(),
+        vec![(T0, 1.0), (T0 + 15_000, 2.0)],
+    )];
+    let storage = open(dir.path());
+    assert!(!storage.hot.legacy_wal_exists());
+    assert_eq!(wal_segments(dir.path()).len(), 1);
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        expected
+    );
+    assert_eq!(storage.next_wal_seq.load(Ordering::SeqCst), 3);
+    drop(storage);
+    let storage = open(dir.path());
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")]),
+        expected
+    );
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 0);
 }
 
 #[test]

@@ -1,13 +1,21 @@
 //! The write-ahead log's entry format: one entry per appended batch.
 //! Owns: encoding and decoding of WAL entries (docs/format/wal.md), with a crc32c per entry.
-//! Does not: store entries (`hot.rs` keeps them in sled) or apply them (`mod.rs` replays).
+//! Does not: frame or store entries (`wal_log.rs` owns the segment files) or apply them
+//! (`mod.rs` replays).
 //!
 //! An entry carries the series it creates (ref and labels), so replay can rebuild
 //! series that had not reached the SQLite catalog, then the samples by series.
 
 use crate::model::{Label, Labels, Sample, SeriesRef};
 
+/// Timestamps delta-encoded from 0 within each series' group. Still decoded: WALs
+/// written before kind 2 existed replay after an upgrade.
 const ENTRY_KIND_BATCH: u8 = 1;
+
+/// Timestamps delta-encoded from a base timestamp held in the entry's header. A scrape
+/// batch has one timestamp for every series, so each group's first delta is 0 (one
+/// byte) instead of a whole timestamp (six bytes from 0).
+const ENTRY_KIND_BATCH_BASE: u8 = 2;
 
 /// One decoded WAL entry.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -47,12 +55,40 @@ fn put_bytes(buffer: &mut Vec<u8>, bytes: &[u8]) {
     buffer.extend_from_slice(bytes);
 }
 
-/// Encodes an entry: kind, new series, samples by series (timestamps delta-encoded,
-/// values as raw bits so NaN payloads survive), then crc32c of all of it.
+/// Encodes an entry (kind 2): kind, base timestamp, new series, samples by series
+/// (timestamps delta-encoded from the base, values as raw bits so NaN payloads
+/// survive), then crc32c of all of it. The base is the first sample's timestamp.
 pub fn encode(new_series: &[(SeriesRef, &Labels)], samples: &[(SeriesRef, &[Sample])]) -> Vec<u8> {
+    let base_t = samples
+        .iter()
+        .find_map(|(_, samples)| samples.first())
+        .map_or(0, |sample| sample.t);
+    encode_kind(ENTRY_KIND_BATCH_BASE, base_t, new_series, samples)
+}
+
+/// Encodes an entry of kind 1 (no base timestamp; deltas start at 0), as written
+/// before kind 2 existed. Tests use it to check that old WALs still decode.
+#[cfg(test)]
+pub(crate) fn encode_kind_1(
+    new_series: &[(SeriesRef, &Labels)],
+    samples: &[(SeriesRef, &[Sample])],
+) -> Vec<u8> {
+    encode_kind(ENTRY_KIND_BATCH, 0, new_series, samples)
+}
+
+fn encode_kind(
+    kind: u8,
+    base_t: i64,
+    new_series: &[(SeriesRef, &Labels)],
+    samples: &[(SeriesRef, &[Sample])],
+) -> Vec<u8> {
+    debug_assert!(kind == ENTRY_KIND_BATCH_BASE || base_t == 0);
     let sample_count: usize = samples.iter().map(|(_, samples)| samples.len()).sum();
-    let mut buffer = Vec::with_capacity(16 + sample_count * 11 + new_series.len() * 64);
-    buffer.push(ENTRY_KIND_BATCH);
+    let mut buffer = Vec::with_capacity(24 + sample_count * 11 + new_series.len() * 64);
+    buffer.push(kind);
+    if kind == ENTRY_KIND_BATCH_BASE {
+        put_signed(&mut buffer, base_t);
+    }
     put_varint(&mut buffer, new_series.len() as u64);
     for (series, labels) in new_series {
         put_varint(&mut buffer, series.0);
@@ -66,7 +102,7 @@ pub fn encode(new_series: &[(SeriesRef, &Labels)], samples: &[(SeriesRef, &[Samp
     for (series, series_samples) in samples {
         put_varint(&mut buffer, series.0);
         put_varint(&mut buffer, series_samples.len() as u64);
-        let mut previous = 0i64;
+        let mut previous = base_t;
         for sample in *series_samples {
             put_signed(&mut buffer, sample.t.wrapping_sub(previous));
             previous = sample.t;
@@ -153,9 +189,11 @@ pub fn decode(bytes: &[u8]) -> Result<WalEntry, WalError> {
         position: 0,
     };
     let kind = *reader.take(1)?.first().ok_or(WalError::Truncated(0))?;
-    if kind != ENTRY_KIND_BATCH {
-        return Err(WalError::UnknownKind(kind));
-    }
+    let base_t = match kind {
+        ENTRY_KIND_BATCH => 0,
+        ENTRY_KIND_BATCH_BASE => reader.signed()?,
+        _ => return Err(WalError::UnknownKind(kind)),
+    };
     let mut entry = WalEntry::default();
     for _ in 0..reader.count(2)? {
         let series = SeriesRef(reader.varint()?);
@@ -173,7 +211,7 @@ pub fn decode(bytes: &[u8]) -> Result<WalEntry, WalError> {
         let series = SeriesRef(reader.varint()?);
         let count = reader.count(9)?;
         let mut samples = Vec::with_capacity(count);
-        let mut previous = 0i64;
+        let mut previous = base_t;
         for _ in 0..count {
             let t = previous.wrapping_add(reader.signed()?);
             previous = t;
@@ -238,6 +276,64 @@ mod tests {
         }
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(decode(&[]).is_err());
+    }
+
+    /// Bytes of an entry with its crc32c appended.
+    fn with_checksum(body: &[u8]) -> Vec<u8> {
+        let mut bytes = body.to_vec();
+        bytes.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn kind_1_written_by_older_versions_decodes() {
+        // Kind 1, no new series, one group: series 5, two samples at t=1000 and t=1010
+        // (deltas from 0: zigzag 2000 and 20), values 1.0 and -2.0.
+        let mut body = vec![1, 0, 1, 5, 2, 0xd0, 0x0f];
+        body.extend_from_slice(&1.0f64.to_bits().to_le_bytes());
+        body.push(20);
+        body.extend_from_slice(&(-2.0f64).to_bits().to_le_bytes());
+        let entry = decode(&with_checksum(&body)).expect("kind 1 decodes");
+        let expected = vec![Sample { t: 1000, v: 1.0 }, Sample { t: 1010, v: -2.0 }];
+        assert_eq!(entry.samples, vec![(SeriesRef(5), expected)]);
+        assert!(entry.new_series.is_empty());
+    }
+
+    #[test]
+    fn kind_2_decodes_like_kind_1_and_is_smaller_for_a_scrape() {
+        const T: i64 = 1_700_000_000_000;
+        let up = labels("up");
+        let groups: Vec<(SeriesRef, Vec<Sample>)> = (1_000..2_000u64)
+            .map(|series| {
+                let samples = vec![Sample {
+                    t: T,
+                    v: series as f64,
+                }];
+                (SeriesRef(series), samples)
+            })
+            .chain([(
+                SeriesRef(9),
+                vec![Sample { t: -T, v: 1.0 }, Sample { t: T, v: 2.0 }],
+            )])
+            .collect();
+        let refs: Vec<(SeriesRef, &[Sample])> = groups
+            .iter()
+            .map(|(series, samples)| (*series, samples.as_slice()))
+            .collect();
+        let new_series = [(SeriesRef(9), &up)];
+        let kind_1 = encode_kind_1(&new_series, &refs);
+        let kind_2 = encode(&new_series, &refs);
+        assert_eq!((kind_1[0], kind_2[0]), (1, 2));
+        assert_eq!(decode(&kind_1), decode(&kind_2));
+        assert_eq!(decode(&kind_2).expect("decodes").samples, groups);
+        // A series of the scrape costs ref (2 bytes) + count + a 1-byte delta + the value.
+        let fixed = kind_2.len() - 1_000 * (2 + 1 + 1 + 8);
+        assert!(fixed < 96, "kind 2 is {} bytes", kind_2.len());
+        assert!(
+            kind_1.len() > kind_2.len() + 1_000 * 4,
+            "kind 1 is {} bytes",
+            kind_1.len()
+        );
     }
 
     proptest! {
