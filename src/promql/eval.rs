@@ -114,6 +114,11 @@ impl<'a> RangeArg<'a> {
         Ok(None)
     }
 
+    /// How many series are still compressed in storage.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The series still compressed in storage, for a caller that decodes them itself
     /// (in parallel); series already in memory stay for `next_series`.
     pub fn take_pending(&mut self) -> Vec<SeriesData<'a>> {

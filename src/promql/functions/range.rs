@@ -136,31 +136,14 @@ pub(super) fn eval(
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(crate::limits::QUERY_THREADS_MAX);
-    let pending = range.take_pending();
-    if threads > 1 && pending.len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN {
+    if threads > 1 && range.pending_len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN {
+        let pending = range.take_pending();
         output = eval_parallel(
             ev, function, &range, pending, &params, steps, &mut notes, threads,
         )?;
-    } else {
-        for data in pending {
-            let Some(series) = ev.decode(data, true)? else {
-                continue;
-            };
-            let held = series.samples.len() as u64;
-            let evaluated = eval_series(
-                function,
-                &range,
-                series,
-                &params,
-                steps,
-                &mut notes,
-                &mut scratch,
-            )?;
-            ev.release(held);
-            output.extend(evaluated);
-        }
     }
-    // Series already in memory (a subquery's points).
+    // The rest, one series at a time: still compressed ones are decoded here, and
+    // their samples released once their values are out.
     while let Some(series) = range.next_series(ev)? {
         ev.check_deadline()?;
         let held = series.samples.len() as u64;

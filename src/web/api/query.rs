@@ -187,26 +187,37 @@ async fn run_query(
     Ok((result?, queue_time))
 }
 
-pub async fn instant(
-    state: web::Data<WebState>,
-    request: HttpRequest,
-    body: web::Bytes,
+/// A required parameter.
+fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
+    params.get(name).ok_or_else(|| {
+        ApiError::bad_data(format!("invalid parameter \"{name}\": missing or empty"))
+    })
+}
+
+/// What a query request asks for, once its parameters are checked.
+enum Request {
+    Instant { t: i64 },
+    Range { start: i64, end: i64, step: i64 },
+}
+
+/// The shared flow of `/query` and `/query_range`: check parameters, wait for a slot,
+/// evaluate on the blocking pool, answer in Prometheus' shape.
+async fn answer(
+    state: &WebState,
+    params: &Params,
+    parse: impl FnOnce(&Params) -> Result<Request, ApiError>,
 ) -> HttpResponse {
-    let params = Params::read(&request, &body);
     let outcome = async {
-        let query = params
-            .get("query")
-            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
-            .to_string();
-        let t = match params.get("time") {
-            Some(text) => parse_time("time", text)?,
-            None => now_ms(),
-        };
-        let (options, timeout) = options(&state, &params)?;
+        let query = required(params, "query")?.to_string();
+        let request = parse(params)?;
+        let (options, timeout) = options(state, params)?;
         let storage = std::sync::Arc::clone(&state.storage);
         let started = Instant::now();
-        let (result, queued) = run_query(&state, timeout, move || {
-            promql::instant(&storage, &query, t, &options)
+        let (result, queued) = run_query(state, timeout, move || match request {
+            Request::Instant { t } => promql::instant(&storage, &query, t, &options),
+            Request::Range { start, end, step } => {
+                promql::range(&storage, &query, start, end, step, &options)
+            }
         })
         .await?;
         Ok::<_, ApiError>((result, queued, started.elapsed()))
@@ -220,52 +231,39 @@ pub async fn instant(
     }
 }
 
+pub async fn instant(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    answer(&state, &params, |params| {
+        let t = match params.get("time") {
+            Some(text) => parse_time("time", text)?,
+            None => now_ms(),
+        };
+        Ok(Request::Instant { t })
+    })
+    .await
+}
+
 pub async fn range(
     state: web::Data<WebState>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
     let params = Params::read(&request, &body);
-    let outcome = async {
-        let query = params
-            .get("query")
-            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
-            .to_string();
-        let start = parse_time(
-            "start",
-            params
-                .get("start")
-                .ok_or_else(|| ApiError::bad_data("invalid parameter \"start\": missing"))?,
-        )?;
-        let end = parse_time(
-            "end",
-            params
-                .get("end")
-                .ok_or_else(|| ApiError::bad_data("invalid parameter \"end\": missing"))?,
-        )?;
-        let step = parse_duration(
-            "step",
-            params
-                .get("step")
-                .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": missing"))?,
-        )?;
-        let step = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
-        let (options, timeout) = options(&state, &params)?;
-        let storage = std::sync::Arc::clone(&state.storage);
-        let started = Instant::now();
-        let (result, queued) = run_query(&state, timeout, move || {
-            promql::range(&storage, &query, start, end, step, &options)
+    answer(&state, &params, |params| {
+        let start = parse_time("start", required(params, "start")?)?;
+        let end = parse_time("end", required(params, "end")?)?;
+        let step = parse_duration("step", required(params, "step")?)?;
+        Ok(Request::Range {
+            start,
+            end,
+            step: i64::try_from(step.as_millis()).unwrap_or(i64::MAX),
         })
-        .await?;
-        Ok::<_, ApiError>((result, queued, started.elapsed()))
-    }
-    .await;
-    match outcome {
-        Ok((result, queued, total)) => {
-            success(&result, params.get("stats").is_some(), queued, total)
-        }
-        Err(error) => error.response(),
-    }
+    })
+    .await
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as Prometheus writes sample values.
@@ -593,7 +591,7 @@ pub async fn metadata() -> HttpResponse {
 pub async fn format_query(request: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params = Params::read(&request, &body);
     let Some(query) = params.get("query") else {
-        return ApiError::bad_data("invalid parameter \"query\": query is empty").response();
+        return ApiError::bad_data("invalid parameter \"query\": missing or empty").response();
     };
     match promql::parse::parse(query) {
         Ok(expr) => HttpResponse::Ok().json(serde_json::json!({
