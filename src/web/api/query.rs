@@ -460,36 +460,65 @@ fn list_response(data: serde_json::Value, truncated: bool) -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
-pub async fn series(
-    state: web::Data<WebState>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
-    let params = Params::read(&request, &body);
-    let prepared =
-        (|| Ok::<_, ApiError>((selectors(&params, true)?, bounds(&params)?, limit(&params)?)))();
-    let (selectors, (start, end), limit) = match prepared {
-        Ok(prepared) => prepared,
-        Err(error) => return error.response(),
-    };
+/// Runs `list` for each `match[]` selector (once with no matchers when there are none
+/// and they are optional) on the blocking pool, merges, sorts, dedups and applies
+/// `limit`. Returns the list and whether `limit` cut it.
+async fn list_matching<T: Ord + Send + 'static>(
+    state: &WebState,
+    params: &Params,
+    match_required: bool,
+    list: impl Fn(&crate::storage::Storage, &[Matcher], i64, i64) -> Vec<T> + Send + 'static,
+) -> Result<(Vec<T>, bool), HttpResponse> {
+    let prepared = (|| {
+        Ok::<_, ApiError>((
+            selectors(params, match_required)?,
+            bounds(params)?,
+            limit(params)?,
+        ))
+    })();
+    let (mut selectors, (start, end), limit) = prepared.map_err(|error| error.response())?;
+    if selectors.is_empty() {
+        selectors.push(Vec::new());
+    }
     let storage = std::sync::Arc::clone(&state.storage);
     let listed = web::block(move || {
-        let mut all: Vec<Labels> = selectors
+        let mut all: Vec<T> = selectors
             .iter()
-            .flat_map(|matchers| storage.series_labels(matchers, start, end))
+            .flat_map(|matchers| list(&storage, matchers, start, end))
             .collect();
         all.sort();
         all.dedup();
         all
     })
     .await;
-    let Ok(mut all) = listed else {
-        return internal();
-    };
+    let mut all = listed.map_err(|_| {
+        super::error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "listing failed",
+        )
+    })?;
     let truncated = limit.is_some_and(|limit| all.len() > limit);
     if let Some(limit) = limit {
         all.truncate(limit);
     }
+    Ok((all, truncated))
+}
+
+pub async fn series(
+    state: web::Data<WebState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = Params::read(&request, &body);
+    let listed = list_matching(&state, &params, true, |storage, matchers, start, end| {
+        storage.series_labels(matchers, start, end)
+    })
+    .await;
+    let (all, truncated) = match listed {
+        Ok(listed) => listed,
+        Err(response) => return response,
+    };
     let data: Vec<serde_json::Value> = all
         .iter()
         .map(|labels| {
@@ -509,53 +538,22 @@ pub async fn series(
     list_response(serde_json::Value::Array(data), truncated)
 }
 
-fn internal() -> HttpResponse {
-    super::error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "listing failed",
-    )
-}
-
 /// Label names (`name = None`) or the values of one label.
 async fn enumerate(state: &WebState, params: Params, name: Option<String>) -> HttpResponse {
-    let prepared = (|| {
-        Ok::<_, ApiError>((
-            selectors(&params, false)?,
-            bounds(&params)?,
-            limit(&params)?,
-        ))
-    })();
-    let (selectors, (start, end), limit) = match prepared {
-        Ok(prepared) => prepared,
-        Err(error) => return error.response(),
-    };
-    let storage = std::sync::Arc::clone(&state.storage);
-    let listed = web::block(move || {
-        let list = |matchers: &[Matcher]| match &name {
+    let listed = list_matching(
+        state,
+        &params,
+        false,
+        move |storage, matchers, start, end| match &name {
             Some(name) => storage.label_values(name, matchers, start, end),
             None => storage.label_names(matchers, start, end),
-        };
-        if selectors.is_empty() {
-            return list(&[]);
-        }
-        let mut all: Vec<String> = selectors
-            .iter()
-            .flat_map(|matchers| list(matchers))
-            .collect();
-        all.sort();
-        all.dedup();
-        all
-    })
+        },
+    )
     .await;
-    let Ok(mut all) = listed else {
-        return internal();
-    };
-    let truncated = limit.is_some_and(|limit| all.len() > limit);
-    if let Some(limit) = limit {
-        all.truncate(limit);
+    match listed {
+        Ok((all, truncated)) => list_response(serde_json::json!(all), truncated),
+        Err(response) => response,
     }
-    list_response(serde_json::json!(all), truncated)
 }
 
 pub async fn labels(
