@@ -89,6 +89,8 @@ fn http_import_is_durable_refuses_bad_bodies_and_can_skip_bad_lines() {
         .json()
         .expect("json");
     assert_eq!(tsdb["data"]["headStats"]["numSeries"], 4);
+    assert_eq!(tsdb["data"]["headStats"]["minTime"], 1_800_000_000_000i64);
+    assert_eq!(tsdb["data"]["headStats"]["maxTime"], 1_800_000_015_000i64);
     assert_eq!(
         tsdb["data"]["seriesCountByMetricName"],
         serde_json::json!([{"name": "up", "value": 4}])

@@ -220,6 +220,27 @@ impl Head {
         memory.oldest_t = memory.oldest_t.min(oldest_t);
     }
 
+    /// The oldest and newest timestamp stored for any series (`None` when empty). Walks
+    /// every series: for status pages, not for hot paths.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        let mut range: Option<(i64, i64)> = None;
+        for shard in self.shards.iter() {
+            let shard = shard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for memory in shard.series.iter().flatten() {
+                if memory.newest_t < memory.oldest_t {
+                    continue;
+                }
+                range = Some(match range {
+                    None => (memory.oldest_t, memory.newest_t),
+                    Some((min, max)) => (min.min(memory.oldest_t), max.max(memory.newest_t)),
+                });
+            }
+        }
+        range
+    }
+
     /// Of `candidates`, the series whose stored samples span a time range that overlaps
     /// `[mint, maxt]` (a series with a gap covering the whole range still counts: the
     /// span is kept per series, not per chunk). One lock per shard, not per series.

@@ -513,6 +513,11 @@ impl Storage {
         }
     }
 
+    /// The oldest and newest sample timestamp stored (ms), `None` when empty.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.head.time_range()
+    }
+
     /// The `limit` biggest metric names and label pairs by series count, and the
     /// number of distinct label pairs.
     pub fn cardinality(&self, limit: usize) -> Cardinality {

@@ -38,10 +38,11 @@ pub async fn tsdb(state: web::Data<WebState>) -> HttpResponse {
         (
             storage.stats(),
             storage.cardinality(crate::limits::TSDB_STATUS_TOP_MAX),
+            storage.time_range(),
         )
     })
     .await;
-    let Ok((stats, cardinality)) = computed else {
+    let Ok((stats, cardinality, time_range)) = computed else {
         return super::error_response(
             actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -60,6 +61,11 @@ pub async fn tsdb(state: web::Data<WebState>) -> HttpResponse {
                 "numSeries": stats.series,
                 "numLabelPairs": cardinality.label_pairs,
                 "chunkCount": stats.hot_chunks + stats.head_series,
+                // Prometheus reports the head block's bounds; ours cover every stored
+                // sample. Empty storage has none, as in Prometheus' (math.MaxInt64/MinInt64
+                // there): omitted rather than invented.
+                "minTime": time_range.map(|(min, _)| min),
+                "maxTime": time_range.map(|(_, max)| max),
             },
             "seriesCountByMetricName": entries(&cardinality.series_by_metric),
             "labelValueCountByLabelName": [],
