@@ -377,6 +377,30 @@ fn compact(data: PathBuf) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sends `request` with the bearer token from `token_file`, if any. `None` when the
+/// server cannot be reached (said on stderr; the commands exit 2 then).
+fn send(
+    request: reqwest::blocking::RequestBuilder,
+    token_file: Option<&std::path::Path>,
+    url: &str,
+) -> anyhow::Result<Option<reqwest::blocking::Response>> {
+    let request = match token_file {
+        Some(token_file) => {
+            let token = std::fs::read_to_string(token_file)
+                .with_context(|| format!("reading {}", token_file.display()))?;
+            request.bearer_auth(token.trim())
+        }
+        None => request,
+    };
+    match request.send() {
+        Ok(response) => Ok(Some(response)),
+        Err(error) => {
+            eprintln!("tandem: cannot reach {url}: {error}");
+            Ok(None)
+        }
+    }
+}
+
 fn promql_test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in files {
@@ -416,21 +440,12 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&form)
         .finish();
-    let mut request = client
+    let request = client
         .post(&url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body);
-    if let Some(token_file) = &args.bearer_token_file {
-        let token = std::fs::read_to_string(token_file)
-            .with_context(|| format!("reading {}", token_file.display()))?;
-        request = request.bearer_auth(token.trim());
-    }
-    let response = match request.send() {
-        Ok(response) => response,
-        Err(error) => {
-            eprintln!("tandem: cannot reach {url}: {error}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(response) = send(request, args.bearer_token_file.as_deref(), &url)? else {
+        return Ok(ExitCode::from(2));
     };
     let status = response.status();
     let body: serde_json::Value = response
@@ -523,18 +538,8 @@ fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
     }
     let client = client.build().context("building the HTTP client")?;
     let url = format!("{}/-/reload", args.url.trim_end_matches('/'));
-    let mut request = client.post(&url);
-    if let Some(token_file) = &args.bearer_token_file {
-        let token = std::fs::read_to_string(token_file)
-            .with_context(|| format!("reading {}", token_file.display()))?;
-        request = request.bearer_auth(token.trim());
-    }
-    let response = match request.send() {
-        Ok(response) => response,
-        Err(error) => {
-            eprintln!("tandem: cannot reach {url}: {error}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(response) = send(client.post(&url), args.bearer_token_file.as_deref(), &url)? else {
+        return Ok(ExitCode::from(2));
     };
     let status = response.status();
     if matches!(status.as_u16(), 401 | 403) {

@@ -271,21 +271,33 @@ pub fn import(
             .unwrap_or_else(|_| panic!("BUG: the import appender thread panicked"));
         let (mut report, invalid, invalid_count) = parsed?;
         report.outcome.merge(appended?);
-        if options.durability == Durability::Sync {
-            // Batches were written without waiting; one fsync covers them all.
-            storage.sync()?;
-        }
-        if options.skip_invalid {
-            report.skipped = invalid;
-            report.skipped_count = invalid_count;
-        } else if invalid_count > 0 {
-            return Err(ImportError::Invalid {
-                count: invalid_count,
-                listed: invalid,
-            });
-        }
-        Ok(report)
+        finish(storage, options, report, invalid, invalid_count)
     })
+}
+
+/// The end of an import, sequential or parallel: one fsync for every batch written
+/// without waiting (when the caller needs durability), then the bad lines either
+/// reported as skipped or turned into the error that refuses the input.
+fn finish(
+    storage: &Storage,
+    options: &ImportOptions,
+    mut report: ImportReport,
+    invalid: Vec<BadLine>,
+    invalid_count: u64,
+) -> Result<ImportReport, ImportError> {
+    if options.durability == Durability::Sync {
+        storage.sync()?;
+    }
+    if options.skip_invalid {
+        report.skipped = invalid;
+        report.skipped_count = invalid_count;
+    } else if invalid_count > 0 {
+        return Err(ImportError::Invalid {
+            count: invalid_count,
+            listed: invalid,
+        });
+    }
+    Ok(report)
 }
 
 /// Bytes of input one parallel worker parses at a time (~70 000 lines). Tests use

@@ -246,19 +246,7 @@ pub(super) fn import(
         }
     });
     result?;
-    if options.durability == Durability::Sync {
-        storage.sync()?;
-    }
-    if options.skip_invalid {
-        report.skipped = invalid;
-        report.skipped_count = invalid_count;
-    } else if invalid_count > 0 {
-        return Err(ImportError::Invalid {
-            count: invalid_count,
-            listed: invalid,
-        });
-    }
-    Ok(report)
+    super::finish(storage, options, report, invalid, invalid_count)
 }
 
 #[cfg(test)]

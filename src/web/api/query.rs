@@ -318,6 +318,27 @@ fn write_point(out: &mut String, t: i64, v: f64) {
     out.push_str("\"]");
 }
 
+/// `{"resultType":KIND,"result":[{"metric":{...}<what write_rest adds>}, ...]` without
+/// the closing brace of `data`.
+fn write_series<T>(
+    out: &mut String,
+    kind: &str,
+    items: &[(Labels, T)],
+    write_rest: impl Fn(&mut String, &T),
+) {
+    let _ = write!(out, "{{\"resultType\":\"{kind}\",\"result\":[");
+    for (index, (labels, rest)) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"metric\":");
+        write_labels(out, labels);
+        write_rest(out, rest);
+        out.push('}');
+    }
+    out.push(']');
+}
+
 /// The `data` object of a query result.
 fn write_data(out: &mut String, value: &QueryValue) {
     match value {
@@ -332,39 +353,20 @@ fn write_data(out: &mut String, value: &QueryValue) {
             write_json_string(out, text);
             out.push(']');
         }
-        QueryValue::Vector(samples) => {
-            out.push_str("{\"resultType\":\"vector\",\"result\":[");
-            for (index, (labels, sample)) in samples.iter().enumerate() {
-                if index > 0 {
+        QueryValue::Vector(samples) => write_series(out, "vector", samples, |out, sample| {
+            out.push_str(",\"value\":");
+            write_point(out, sample.t, sample.v);
+        }),
+        QueryValue::Matrix(series) => write_series(out, "matrix", series, |out, samples| {
+            out.push_str(",\"values\":[");
+            for (position, sample) in samples.iter().enumerate() {
+                if position > 0 {
                     out.push(',');
                 }
-                out.push_str("{\"metric\":");
-                write_labels(out, labels);
-                out.push_str(",\"value\":");
                 write_point(out, sample.t, sample.v);
-                out.push('}');
             }
             out.push(']');
-        }
-        QueryValue::Matrix(series) => {
-            out.push_str("{\"resultType\":\"matrix\",\"result\":[");
-            for (index, (labels, samples)) in series.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"metric\":");
-                write_labels(out, labels);
-                out.push_str(",\"values\":[");
-                for (position, sample) in samples.iter().enumerate() {
-                    if position > 0 {
-                        out.push(',');
-                    }
-                    write_point(out, sample.t, sample.v);
-                }
-                out.push_str("]}");
-            }
-            out.push(']');
-        }
+        }),
     }
 }
 
