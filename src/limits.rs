@@ -88,6 +88,17 @@ pub const IMPORT_SINGLE_PASS_FILE_BYTES_MAX: u64 = 8 << 30;
 /// of disk held past the watermark). Smaller means more files and directory fsyncs.
 pub const WAL_SEGMENT_BYTES_MAX: u64 = 16 << 20;
 
+/// Size at which the hot chunk log's active segment is closed. Compaction moves and
+/// deletes whole closed segments, so this and `HOT_SEGMENT_AGE_MAX` set how much data
+/// one compaction handles: 50 000 series scraped every second seal ~14 MB of chunks
+/// every two minutes.
+pub const HOT_SEGMENT_BYTES_MAX: u64 = 64 << 20;
+
+/// Age at which the hot chunk log's active segment is closed even when not full, so a
+/// quiet instance's chunks still leave the hot window on time: data stays hot for at
+/// most `[storage] hot_window` plus this plus a compaction interval.
+pub const HOT_SEGMENT_AGE_MAX: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// Largest WAL record (the entry of one append batch). Replay allocates a buffer of
 /// the length read from disk, so the length is checked against this first. One batch
 /// holds at most `APPEND_BATCH_SAMPLES_MAX` samples at ≤ 29 bytes each in an entry
@@ -127,6 +138,10 @@ pub const SCRAPE_INTERVAL_MIN: std::time::Duration = std::time::Duration::from_m
 /// A series unseen for this many scrapes of its target leaves the target's series
 /// cache (it was marked stale the first scrape it was missing).
 pub const SCRAPE_CACHE_SCRAPES_KEPT: u64 = 10;
+
+/// A scrape within this many milliseconds of exactly one interval after the previous
+/// one gets that exact timestamp (Prometheus' default tolerance is the same 2 ms).
+pub const SCRAPE_TIMESTAMP_TOLERANCE_MS: i64 = 2;
 
 /// Targets over all scrape jobs: each runs a task and holds a series cache.
 pub const SCRAPE_TARGETS_MAX: usize = 10_000;

@@ -122,6 +122,7 @@ struct ReloadArgs {
 }
 
 fn main() -> ExitCode {
+    tandem::allocator::tune();
     // One crypto provider for the whole binary (rustls server, reqwest, lettre).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();

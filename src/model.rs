@@ -305,6 +305,30 @@ impl fmt::Display for Matcher {
     }
 }
 
+/// Neumaier's compensated addition, as Prometheus' `kahanSumInc`: returns the new sum
+/// and compensation. Shared by the query engine and the storage rollups, whose bucket
+/// sums must equal what `sum_over_time` computes from the same samples.
+pub fn kahan_add(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
+    let total = sum + increment;
+    let compensation = if total.is_infinite() {
+        0.0
+    } else if sum.abs() >= increment.abs() {
+        compensation + ((sum - total) + increment)
+    } else {
+        compensation + ((increment - total) + sum)
+    };
+    (total, compensation)
+}
+
+/// The end of a compensated sum: `sum + compensation`, or the sum alone when infinite.
+pub fn kahan_total(sum: f64, compensation: f64) -> f64 {
+    if sum.is_infinite() {
+        sum
+    } else {
+        sum + compensation
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -203,7 +203,7 @@ impl Collector for StorageCollector {
             ),
             (
                 "tandem_storage_chunks_compacted",
-                "Chunks moved from sled to SQLite blocks",
+                "Chunks moved from the hot chunk log to SQLite blocks",
                 counters.chunks_compacted.load(Relaxed),
             ),
             (
@@ -247,12 +247,12 @@ impl Collector for StorageCollector {
             ),
             (
                 "tandem_storage_hot_chunks",
-                "Sealed chunks in the hot store (sled)",
+                "Sealed chunks in the hot chunk log",
                 stats.hot_chunks,
             ),
             (
                 "tandem_storage_hot_bytes",
-                "Bytes on disk of the hot store (sled)",
+                "Bytes on disk of the hot chunk log",
                 stats.hot_bytes,
             ),
             (

@@ -202,7 +202,9 @@ async fn maintain_storage(
                     storage.seal_idle(now_ms - idle.as_millis() as i64)?;
                     storage.compact(now_ms - hot_window.as_millis() as i64)?;
                 }
-                storage.checkpoint()
+                let checkpoint = storage.checkpoint();
+                crate::allocator::release_free_memory();
+                checkpoint
             })
             .await;
         match result {

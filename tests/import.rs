@@ -212,7 +212,7 @@ fn offline_import_command() {
         stored[2],
         ("up{job=\"c\"}".to_string(), vec![(1_800_000_000_000, 3.0)])
     );
-    // Everything was compacted into SQLite: nothing is left in sled's chunk tree.
+    // Everything was compacted into SQLite: no chunk is left in the hot chunk log.
     let compact = std::process::Command::new(common::BIN)
         .arg("compact")
         .arg("--data")

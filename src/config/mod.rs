@@ -295,7 +295,7 @@ impl Config {
         let mut options = crate::storage::StorageOptions::new(&self.data_dir);
         options.limits = self.storage.limits.clone();
         options.hot_window = self.storage.hot_window;
-        options.hot_cache_bytes = self.storage.hot_cache_bytes;
+        options.tiers = self.storage.tiers.clone();
         options
     }
 }

@@ -298,16 +298,48 @@ pub struct StorageSection {
     /// relative to the working directory. Changing it takes effect at the next restart.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Sealed chunks stay in the hot store (sled) this long before they are compacted
+    /// Sealed chunks stay in the hot chunk log this long before they are compacted
     /// into SQLite blocks, e.g. `2h`.
     #[serde(default = "default_hot_window")]
     pub hot_window: Spanned<ConfigDuration>,
-    /// Memory for the hot store's page cache, e.g. `64MiB`.
-    #[serde(default = "default_hot_cache_bytes_max")]
-    pub hot_cache_bytes_max: ByteSize,
     /// Largest body `POST /api/v1/import/prometheus` accepts (after decompression), e.g. `256MiB`.
     #[serde(default = "default_import_body_bytes_max")]
     pub import_body_bytes_max: ByteSize,
+    /// Raw data and its rollups, finest first, each with how long it is kept, e.g.
+    /// `[{ resolution = "raw", retention = "15d" }, { resolution = "1m", retention = "90d" }]`.
+    #[serde(default = "default_tiers")]
+    pub tiers: Spanned<Vec<TierSection>>,
+}
+
+/// One entry of `[storage] tiers`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TierSection {
+    /// `raw`, or the width of a rollup bucket, e.g. `1m`, `1h`.
+    pub resolution: Spanned<TierResolution>,
+    /// How long the tier keeps data, e.g. `90d`, `5y`.
+    pub retention: Spanned<ConfigDuration>,
+}
+
+/// A tier's resolution as written: `raw` or a duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TierResolution {
+    Raw,
+    Every(std::time::Duration),
+}
+
+impl<'de> Deserialize<'de> for TierResolution {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "raw" {
+            return Ok(TierResolution::Raw);
+        }
+        crate::config::units::parse_duration(&text)
+            .map(TierResolution::Every)
+            .map_err(|error| {
+                serde::de::Error::custom(format!("expected \"raw\" or a duration: {error}"))
+            })
+    }
 }
 
 /// `[log]`
@@ -400,7 +432,7 @@ impl Default for StorageSection {
         StorageSection {
             data_dir: default_data_dir(),
             hot_window: default_hot_window(),
-            hot_cache_bytes_max: default_hot_cache_bytes_max(),
+            tiers: default_tiers(),
             import_body_bytes_max: default_import_body_bytes_max(),
         }
     }
@@ -443,9 +475,20 @@ fn default_hot_window() -> Spanned<ConfigDuration> {
         ConfigDuration(std::time::Duration::from_secs(2 * 3600)),
     )
 }
-fn default_hot_cache_bytes_max() -> ByteSize {
-    ByteSize(64 << 20)
+/// Raw data only, 15 days, until queries read rollups (see `storage::Tier::defaults`).
+fn default_tiers() -> Spanned<Vec<TierSection>> {
+    Spanned::new(
+        0..0,
+        vec![TierSection {
+            resolution: Spanned::new(0..0, TierResolution::Raw),
+            retention: Spanned::new(
+                0..0,
+                ConfigDuration(std::time::Duration::from_secs(15 * 24 * 3600)),
+            ),
+        }],
+    )
 }
+
 fn default_import_body_bytes_max() -> ByteSize {
     ByteSize(256 << 20)
 }

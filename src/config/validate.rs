@@ -6,6 +6,7 @@
 use super::file::{self, Diagnostic, SourceFile};
 use super::model::{
     AuthSection, LogFormat, LogLevel, MainFile, ScrapeScheme, ScrapeSection, ServerSection,
+    TierResolution, TierSection,
 };
 use super::units::format_duration;
 use super::{ConfigError, MAIN_FILE, Overrides};
@@ -82,7 +83,7 @@ impl fmt::Debug for BearerToken {
 pub struct StorageConfig {
     pub limits: crate::storage::StorageLimits,
     pub hot_window: std::time::Duration,
-    pub hot_cache_bytes: u64,
+    pub tiers: Vec<crate::storage::Tier>,
     pub import_body_bytes_max: usize,
 }
 
@@ -200,6 +201,88 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// `[storage] tiers`: raw first and once, then rollups whose resolutions grow and
+    /// nest (each a whole multiple of the one before, so buckets align), every tier
+    /// keeping data at least as long as the finer one before it.
+    fn tiers(&mut self, tiers: &Spanned<Vec<TierSection>>) -> Vec<crate::storage::Tier> {
+        const TIERS_MAX: usize = 6;
+        let mut result: Vec<crate::storage::Tier> = Vec::new();
+        if tiers.get_ref().is_empty() {
+            self.error(
+                tiers.span(),
+                "storage.tiers: needs at least the raw tier, e.g. [{ resolution = \"raw\", retention = \"15d\" }]",
+            );
+            return crate::storage::Tier::defaults();
+        }
+        if tiers.get_ref().len() > TIERS_MAX {
+            self.error(
+                tiers.span(),
+                format!("storage.tiers: at most {TIERS_MAX} tiers"),
+            );
+        }
+        for (index, tier) in tiers.get_ref().iter().enumerate() {
+            let retention = tier.retention.get_ref().0;
+            if retention.is_zero() {
+                self.error(
+                    tier.retention.span(),
+                    "storage.tiers: retention must be longer than 0",
+                );
+            }
+            let resolution_ms = match *tier.resolution.get_ref() {
+                TierResolution::Raw => {
+                    if index != 0 {
+                        self.error(
+                            tier.resolution.span(),
+                            "storage.tiers: \"raw\" must be the first tier, and only the first",
+                        );
+                    }
+                    None
+                }
+                TierResolution::Every(every) => {
+                    let ms = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
+                    if index == 0 {
+                        self.error(
+                            tier.resolution.span(),
+                            "storage.tiers: the first tier must be \"raw\"",
+                        );
+                    } else if ms < 1000 || 86_400_000 % ms != 0 {
+                        self.error(
+                            tier.resolution.span(),
+                            "storage.tiers: a rollup resolution must be at least 1s and divide a day evenly (e.g. 1m, 5m, 1h, 1d)",
+                        );
+                    } else if let Some(previous) = result.last().and_then(|t| t.resolution_ms)
+                        && (ms <= previous || ms % previous != 0)
+                    {
+                        self.error(
+                            tier.resolution.span(),
+                            format!(
+                                "storage.tiers: a rollup resolution must be a larger whole multiple of the one before ({})",
+                                crate::config::units::format_duration(std::time::Duration::from_millis(previous as u64))
+                            ),
+                        );
+                    }
+                    Some(ms)
+                }
+            };
+            if let Some(previous) = result.last()
+                && retention < previous.retention
+            {
+                self.error(
+                    tier.retention.span(),
+                    format!(
+                        "storage.tiers: a coarser tier must keep data at least as long as the one before ({})",
+                        crate::config::units::format_duration(previous.retention)
+                    ),
+                );
+            }
+            result.push(crate::storage::Tier {
+                resolution_ms,
+                retention,
+            });
+        }
+        result
+    }
+
     fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         if let Some(source) = self.source {
             self.diagnostics.push(source.diagnostic(span, message));
@@ -237,6 +320,7 @@ impl Checker<'_> {
                 "storage.hot_window: must be at least limits.out_of_order_window, or late samples would land behind compacted data",
             );
         }
+        let tiers = self.tiers(&parsed.storage.tiers);
         let storage = StorageConfig {
             limits: crate::storage::StorageLimits {
                 series_max: limits.series_max,
@@ -247,7 +331,7 @@ impl Checker<'_> {
                 out_of_order_window: window,
             },
             hot_window,
-            hot_cache_bytes: parsed.storage.hot_cache_bytes_max.0,
+            tiers,
             import_body_bytes_max: usize::try_from(parsed.storage.import_body_bytes_max.0)
                 .unwrap_or(usize::MAX),
         };

@@ -182,19 +182,7 @@ fn group_labels(labels: &Labels, grouping: Option<&Grouping>) -> Labels {
     Labels::from_sorted_unchecked(kept)
 }
 
-/// Neumaier's compensated addition, as Prometheus' `kahanSumInc`: returns the new sum
-/// and compensation.
-pub(super) fn kahan_add(increment: f64, sum: f64, compensation: f64) -> (f64, f64) {
-    let total = sum + increment;
-    let compensation = if total.is_infinite() {
-        0.0
-    } else if sum.abs() >= increment.abs() {
-        compensation + ((sum - total) + increment)
-    } else {
-        compensation + ((increment - total) + sum)
-    };
-    (total, compensation)
-}
+pub(super) use crate::model::kahan_add;
 
 /// One group's value at one step; `values` holds at least one value.
 fn aggregate(op: AggregateOp, values: &mut [f64], param: f64) -> f64 {

@@ -58,7 +58,6 @@ fn fresh_storage() -> Result<Fixture, String> {
     let mut options = StorageOptions::new(dir.path());
     // The upstream test storage accepts no out-of-order samples; neither do we here.
     options.limits.out_of_order_window = std::time::Duration::ZERO;
-    options.hot_cache_bytes = 1 << 20;
     let storage = Storage::open(options).map_err(|error| format!("storage: {error}"))?;
     Ok(Fixture { storage, _dir: dir })
 }

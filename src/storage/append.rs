@@ -233,13 +233,13 @@ impl Storage {
         if created {
             self.counters.series_created.fetch_add(1, Ordering::Relaxed);
             if self.options.write_ahead_log {
-                self.pending_wal_series().push((series, labels.clone()));
+                self.pending_wal_series().push(series, labels);
             }
         }
         Ok(series)
     }
 
-    fn pending_wal_series(&self) -> std::sync::MutexGuard<'_, Vec<(SeriesRef, Labels)>> {
+    fn pending_wal_series(&self) -> std::sync::MutexGuard<'_, super::wal::PendingSeries> {
         self.new_series_for_wal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -284,8 +284,9 @@ impl Storage {
         durability: Durability,
     ) -> Result<AppendOutcome, StorageError> {
         let mut outcome = AppendOutcome::default();
-        let window_ms = self.window_ms();
-        let mut accepted: Vec<(SeriesRef, Vec<Sample>)> = Vec::new();
+        let wal = self.options.write_ahead_log;
+        let mut entry = super::wal::EntryBuilder::new(if wal { batch.len() } else { 0 });
+        let mut result = super::head::HeadAppend::default();
         {
             let _gate = self
                 .append_gate
@@ -293,10 +294,11 @@ impl Storage {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let seq = self.next_wal_seq.fetch_add(1, Ordering::SeqCst);
             for (series, samples) in batch {
-                let result = self.head_append(*series, samples, seq, window_ms)?;
+                result.clear();
+                self.head_append(*series, samples, seq, &mut result)?;
                 outcome.accepted += result.accepted.len() as u64;
                 outcome.unchanged += result.unchanged as u64;
-                for (sample, rejection) in result.rejected {
+                for (sample, rejection) in result.rejected.drain(..) {
                     let reason = match rejection {
                         super::head::HeadRejection::TooOld {
                             newest_t,
@@ -317,23 +319,15 @@ impl Storage {
                         reason,
                     });
                 }
-                if self.options.write_ahead_log && !result.accepted.is_empty() {
-                    accepted.push((*series, result.accepted));
+                if wal {
+                    entry.push(*series, &result.accepted);
                 }
             }
-            if self.options.write_ahead_log {
+            if wal {
                 let new_series = std::mem::take(&mut *self.pending_wal_series());
-                if !accepted.is_empty() || !new_series.is_empty() {
-                    let series_refs: Vec<(SeriesRef, &Labels)> = new_series
-                        .iter()
-                        .map(|(series, labels)| (*series, labels))
-                        .collect();
-                    let sample_refs: Vec<(SeriesRef, &[Sample])> = accepted
-                        .iter()
-                        .map(|(series, samples)| (*series, samples.as_slice()))
-                        .collect();
-                    let entry = super::wal::encode(&series_refs, &sample_refs);
-                    if let Err(error) = self.wal_log.append(seq, &entry) {
+                if !entry.is_empty() || !new_series.is_empty() {
+                    let bytes = entry.finish(&new_series);
+                    if let Err(error) = self.wal_log.append(seq, &bytes) {
                         // Put the series back so a later entry records them.
                         self.pending_wal_series().extend(new_series);
                         return Err(error.into());

@@ -49,8 +49,12 @@ struct Inner {
     symbols: Symbols,
     /// Index = ref; slot 0 is unused.
     series: Vec<Option<SymbolPairs>>,
-    /// Hash of the label set → refs with that hash (almost always one).
-    by_hash: HashMap<u64, Vec<u32>>,
+    /// Hash of the label set → the first ref with that hash: 16 bytes per series,
+    /// where a `Vec` of refs per hash cost ~90.
+    by_hash: HashMap<u64, u32>,
+    /// Further refs whose label sets share a hash with another (64-bit collisions:
+    /// practically never, but a collision must not merge two series).
+    colliding: HashMap<u64, Vec<u32>>,
     /// name symbol → value symbol → refs.
     postings: HashMap<u32, HashMap<u32, RoaringBitmap>>,
     all: RoaringBitmap,
@@ -104,8 +108,9 @@ impl Inner {
     }
 
     fn find(&self, hash: u64, labels: &Labels) -> Option<u32> {
-        let candidates = self.by_hash.get(&hash)?;
-        candidates.iter().copied().find(|id| {
+        let first = self.by_hash.get(&hash)?;
+        let others = self.colliding.get(&hash).map_or(&[][..], Vec::as_slice);
+        std::iter::once(first).chain(others).copied().find(|id| {
             self.series
                 .get(*id as usize)
                 .and_then(Option::as_ref)
@@ -135,7 +140,14 @@ impl Inner {
             self.series.resize(id as usize + 1, None);
         }
         self.series[id as usize] = Some(pairs);
-        self.by_hash.entry(hash).or_default().push(id);
+        match self.by_hash.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.colliding.entry(hash).or_default().push(id);
+            }
+        }
         self.all.insert(id);
     }
 
@@ -411,6 +423,23 @@ mod tests {
             });
         }
         catalog
+    }
+
+    #[test]
+    fn label_sets_with_the_same_hash_stay_apart() {
+        let mut inner = Inner::default();
+        let (a, b, c) = (
+            labels(&[("__name__", "up"), ("job", "a")]),
+            labels(&[("__name__", "up"), ("job", "b")]),
+            labels(&[("__name__", "up"), ("job", "c")]),
+        );
+        // As if all three hashed alike.
+        inner.insert(1, 7, &a);
+        inner.insert(2, 7, &b);
+        assert_eq!(inner.find(7, &a), Some(1));
+        assert_eq!(inner.find(7, &b), Some(2));
+        assert_eq!(inner.find(7, &c), None);
+        assert_eq!(inner.find(8, &a), None);
     }
 
     fn check(catalog: &Catalog, matchers: &[Matcher], expect: &[u32]) {

@@ -43,6 +43,17 @@ pub struct StoredBlock {
     pub data: Vec<u8>,
 }
 
+/// A block of rollup buckets of one series at one resolution: a framed column table
+/// (`rollup::encode_block`, framed like chunks so damage is caught by its crc32c).
+#[derive(Clone, Debug)]
+pub struct RollupBlock {
+    pub series: SeriesRef,
+    pub resolution: i64,
+    pub block_start: i64,
+    pub buckets: u32,
+    pub data: Vec<u8>,
+}
+
 pub struct Cold {
     path: PathBuf,
     writer: Mutex<Connection>,
@@ -56,8 +67,8 @@ fn open_connection(path: &Path) -> Result<Connection, ColdError> {
     };
     let connection = Connection::open(path).map_err(open_error)?;
     // NORMAL under WAL: a power cut may lose the last commits but never corrupts;
-    // what a client was promised durable is in the sled WAL until compacted here,
-    // and compaction fsyncs (checkpoint) before it deletes anything from sled.
+    // what a client was promised durable is in tandem's WAL or hot chunk log until
+    // compacted here, and compaction fsyncs (checkpoint) before it deletes those.
     connection
         .execute_batch(
             // page_size first: it applies only to a new file, before WAL mode is set.
@@ -134,6 +145,14 @@ impl Cold {
                 data BLOB NOT NULL,
                 reason TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS rollup (
+                series_id INTEGER NOT NULL,
+                resolution INTEGER NOT NULL,
+                block_start INTEGER NOT NULL,
+                bucket_count INTEGER NOT NULL,
+                data BLOB NOT NULL,
+                PRIMARY KEY (series_id, resolution, block_start)
+             ) WITHOUT ROWID;
              PRAGMA user_version = 1;",
         )?;
         Ok(Cold {
@@ -235,11 +254,55 @@ impl Cold {
         })
     }
 
-    /// In one transaction: deletes the blocks `replaced`, inserts `blocks`.
+    /// The rollup block of `series` at `resolution` starting at `block_start`, if any.
+    pub fn rollup_block(
+        &self,
+        series: SeriesRef,
+        resolution: i64,
+        block_start: i64,
+    ) -> Result<Option<Vec<u8>>, ColdError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT data FROM rollup WHERE series_id = ?1 AND resolution = ?2 AND block_start = ?3",
+            )?;
+            let mut rows = statement.query(params![series.0 as i64, resolution, block_start])?;
+            Ok(match rows.next()? {
+                Some(row) => Some(row.get(0)?),
+                None => None,
+            })
+        })
+    }
+
+    /// Rollup blocks of `series` at `resolution` starting in `[from, to]`, by start.
+    pub fn rollup_blocks_of(
+        &self,
+        series: SeriesRef,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, ColdError> {
+        self.with_reader(|connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT block_start, data FROM rollup
+                 WHERE series_id = ?1 AND resolution = ?2 AND block_start BETWEEN ?3 AND ?4
+                 ORDER BY block_start",
+            )?;
+            let rows = statement
+                .query_map(params![series.0 as i64, resolution, from, to], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// In one transaction: deletes the blocks `replaced`, inserts `blocks`, and writes
+    /// (replacing) the rollup blocks `rollups`, so raw data and its rollups never
+    /// disagree on disk.
     pub fn replace_blocks(
         &self,
         replaced: &[i64],
         blocks: &[StoredBlock],
+        rollups: &[RollupBlock],
     ) -> Result<(), ColdError> {
         let mut writer = self.writer();
         let transaction = writer.transaction()?;
@@ -258,6 +321,19 @@ impl Cold {
                     block.max_t,
                     block.count,
                     block.data
+                ])?;
+            }
+            let mut upsert = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO rollup (series_id, resolution, block_start, bucket_count, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for rollup in rollups {
+                upsert.execute(params![
+                    rollup.series.0 as i64,
+                    rollup.resolution,
+                    rollup.block_start,
+                    rollup.buckets,
+                    rollup.data
                 ])?;
             }
         }
@@ -280,7 +356,8 @@ impl Cold {
     }
 
     /// Writes the WAL into the main file and truncates it, so the bytes on disk are the
-    /// data's real size (and a compaction's result is fsynced before sled forgets it).
+    /// data's real size (and a compaction's result is fsynced before the hot chunk log
+    /// forgets it).
     pub fn checkpoint(&self) -> Result<(), ColdError> {
         self.writer()
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;

@@ -1,11 +1,11 @@
-//! Compaction: sealed chunks leave sled for SQLite, re-encoded with pco as one block
-//! per series and UTC day.
+//! Compaction: sealed chunks leave the hot chunk log for SQLite, re-encoded with pco as
+//! one block per series and UTC day.
 //! Owns: when data moves, the period of a block, merging partial blocks of a day,
 //! and quarantining chunks or blocks that fail their checksum.
 //! Does not: choose tiers or retention (the tiers issue adds rollups here).
 
-use super::cold::StoredBlock;
-use super::{Storage, StorageError, chunk, decode_framed};
+use super::cold::{RollupBlock, StoredBlock};
+use super::{Storage, StorageError, chunk, decode_framed, rollup};
 use crate::model::{Sample, SeriesRef};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -23,18 +23,18 @@ pub struct CompactionReport {
     pub chunks: u64,
     pub samples: u64,
     pub blocks_written: u64,
+    pub rollup_blocks_written: u64,
 }
 
-#[derive(Clone)]
 struct SeriesWork {
     series: SeriesRef,
-    keys: Vec<sled::IVec>,
     samples: Vec<Sample>,
 }
 
 impl Storage {
-    /// Moves every sealed chunk whose last sample is older than `before_t` into
-    /// SQLite blocks. With `i64::MAX`, all sealed chunks move (`finish_offline`,
+    /// Moves sealed chunks whose last sample is older than `before_t` into SQLite
+    /// blocks, a whole segment of the hot chunk log at a time (`Hot` explains why).
+    /// With `i64::MAX`, all sealed chunks move (`finish_offline`,
     /// `POST /api/v1/admin/compact`).
     pub fn compact(&self, before_t: i64) -> Result<CompactionReport, StorageError> {
         let _maintenance = self
@@ -43,55 +43,39 @@ impl Storage {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.persist_catalog()?;
         let mut report = CompactionReport::default();
-        let mut batch: Vec<SeriesWork> = Vec::new();
-        let mut compacted_keys: Vec<sled::IVec> = Vec::new();
         self.compact_staged(&mut report)?;
-        let mut current: Option<SeriesWork> = None;
-        for item in self.hot.chunk_index() {
-            let (key, series, start_t) = item?;
-            if current.as_ref().is_some_and(|work| work.series != series) {
-                batch.extend(current.take());
-                if batch.len() >= SERIES_PER_TRANSACTION {
-                    self.write_blocks(
-                        std::mem::take(&mut batch),
-                        &mut compacted_keys,
-                        &mut report,
-                    )?;
-                }
-            }
-            let work = current.get_or_insert_with(|| SeriesWork {
-                series,
-                keys: Vec::new(),
-                samples: Vec::new(),
-            });
-            // A chunk that starts after the cut-off cannot end before it: skip the decode.
-            if start_t >= before_t {
-                continue;
-            }
-            let Some(value) = self.hot.chunk_get(&key)? else {
+        let segments = self.hot.compactable_segments(before_t)?;
+        let mut batch: Vec<SeriesWork> = Vec::new();
+        for (series, chunk) in self.hot.chunks_in(&segments) {
+            let Some(framed) = self.hot.read(&chunk)? else {
                 continue;
             };
-            match decode_framed(&value) {
-                Ok(samples) if samples.last().is_some_and(|last| last.t < before_t) => {
-                    report.chunks += 1;
-                    work.samples.extend(samples);
-                    work.keys.push(key);
-                }
-                Ok(_) => {}
+            let samples = match decode_framed(&framed) {
+                Ok(samples) => samples,
                 Err(error) => {
-                    tracing::error!(series = series.0, %error, "corrupt chunk quarantined");
+                    tracing::error!(series = series.0, start_t = chunk.start_t, %error,
+                        "corrupt chunk quarantined");
                     self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
-                    self.hot.quarantine_chunk(&key)?;
+                    self.hot.quarantine(series, &chunk)?;
+                    continue;
+                }
+            };
+            report.chunks += 1;
+            match batch.last_mut() {
+                Some(work) if work.series == series => work.samples.extend(samples),
+                _ => {
+                    if batch.len() >= SERIES_PER_TRANSACTION {
+                        self.write_blocks(std::mem::take(&mut batch), &mut report)?;
+                    }
+                    batch.push(SeriesWork { series, samples });
                 }
             }
         }
-        batch.extend(current.take());
-        self.write_blocks(batch, &mut compacted_keys, &mut report)?;
-        if !compacted_keys.is_empty() {
-            // Blocks must be on disk before sled forgets the chunks.
+        self.write_blocks(batch, &mut report)?;
+        if !segments.is_empty() {
+            // Blocks must be on disk before the hot log forgets the chunks.
             self.cold.checkpoint()?;
-            self.hot.chunk_remove_all(&compacted_keys)?;
-            self.hot.flush()?;
+            self.hot.remove_segments(&segments)?;
         }
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
         self.counters
@@ -114,7 +98,6 @@ impl Storage {
         // one transaction's worth of series at a time, so memory holds the samples of
         // `SERIES_PER_TRANSACTION` series, not of the whole import.
         staged.sort_by_key(|chunk| chunk.series);
-        let mut no_keys = Vec::new();
         let mut batch: Vec<SeriesWork> = Vec::new();
         for chunk in staged {
             report.chunks += 1;
@@ -128,17 +111,16 @@ impl Storage {
                 Some(work) if work.series == chunk.series => work.samples.extend(samples),
                 _ => {
                     if batch.len() >= SERIES_PER_TRANSACTION {
-                        self.write_blocks(std::mem::take(&mut batch), &mut no_keys, report)?;
+                        self.write_blocks(std::mem::take(&mut batch), report)?;
                     }
                     batch.push(SeriesWork {
                         series: chunk.series,
-                        keys: Vec::new(),
                         samples,
                     });
                 }
             }
         }
-        self.write_blocks(batch, &mut no_keys, report)?;
+        self.write_blocks(batch, report)?;
         Ok(())
     }
 
@@ -150,11 +132,11 @@ impl Storage {
     fn write_blocks(
         &self,
         batch: Vec<SeriesWork>,
-        compacted_keys: &mut Vec<sled::IVec>,
         report: &mut CompactionReport,
     ) -> Result<(), StorageError> {
         let mut replaced = Vec::new();
         let mut pending: Vec<(SeriesRef, Vec<Sample>)> = Vec::new();
+        let mut rollups = Rollups::new(self.rollup_resolutions());
         for mut work in batch {
             if work.samples.is_empty() {
                 continue;
@@ -164,16 +146,14 @@ impl Storage {
             let mut by_period: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
             for sample in work.samples {
                 by_period
-                    .entry(sample.t.div_euclid(BLOCK_PERIOD_MS))
+                    .entry(period_of(sample.t))
                     .or_default()
                     .push(sample);
             }
             for (period, samples) in by_period {
-                let start = period * BLOCK_PERIOD_MS;
-                let end = start + BLOCK_PERIOD_MS - 1;
+                let (start, end) = period_bounds(period);
                 let mut merged = samples;
                 for block in self.cold.blocks_of(work.series, start, end)? {
-                    // Only blocks wholly inside the period are merged; there are no others.
                     match decode_framed(&block.data) {
                         Ok(stored) => merged = super::querier_merge(merged, stored),
                         Err(error) => {
@@ -185,15 +165,215 @@ impl Storage {
                     }
                     replaced.push(block.id);
                 }
-                pending.push((work.series, merged));
+                // Blocks written before periods were left-open (midnight belonged to the
+                // next day) can reach into a neighbouring period: their samples there
+                // get a block of that period, which later compactions merge.
+                let (inside, outside): (Vec<Sample>, Vec<Sample>) = merged
+                    .into_iter()
+                    .partition(|sample| period_of(sample.t) == period);
+                for (_, spilled) in group_by_period(outside) {
+                    pending.push((work.series, spilled));
+                }
+                rollups.replace_period(self, work.series, period, &inside)?;
+                pending.push((work.series, inside));
             }
-            compacted_keys.extend(work.keys);
         }
         let blocks = in_page_order(encode_blocks(pending)?);
         report.blocks_written += blocks.len() as u64;
-        self.cold.replace_blocks(&replaced, &blocks)?;
+        let rollup_blocks = rollups.encode()?;
+        report.rollup_blocks_written += rollup_blocks.len() as u64;
+        self.cold
+            .replace_blocks(&replaced, &blocks, &rollup_blocks)?;
         Ok(())
     }
+
+    /// The rollup buckets of `series` at `resolution` whose ends lie in `[mint, maxt]`,
+    /// by end. A damaged block is skipped, logged and counted.
+    pub fn rollup_buckets(
+        &self,
+        series: SeriesRef,
+        resolution: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<rollup::Bucket>, StorageError> {
+        let from = rollup_block_start(mint, resolution);
+        let to = rollup_block_start(maxt, resolution);
+        let mut buckets = Vec::new();
+        for (block_start, framed) in self.cold.rollup_blocks_of(series, resolution, from, to)? {
+            match decode_rollup_block(&framed, block_start, resolution) {
+                Ok(decoded) => buckets.extend(
+                    decoded
+                        .into_iter()
+                        .filter(|bucket| bucket.end >= mint && bucket.end <= maxt),
+                ),
+                Err(error) => {
+                    tracing::error!(series = series.0, resolution, block_start, %error,
+                        "corrupt rollup block skipped");
+                    self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(buckets)
+    }
+
+    /// Resolutions (ms) of the rollup tiers.
+    fn rollup_resolutions(&self) -> Vec<i64> {
+        self.options
+            .tiers
+            .iter()
+            .filter_map(|tier| tier.resolution_ms)
+            .collect()
+    }
+}
+
+/// The period (UTC day) of a sample. Periods are left-open like rollup buckets and
+/// PromQL ranges — day `d` holds `d * 24h < t <= (d + 1) * 24h` — so every bucket of
+/// a resolution dividing a day lies in one period.
+fn period_of(t: i64) -> i64 {
+    t.saturating_sub(1).div_euclid(BLOCK_PERIOD_MS)
+}
+
+/// First and last millisecond of a period, inclusive.
+fn period_bounds(period: i64) -> (i64, i64) {
+    let start = period.saturating_mul(BLOCK_PERIOD_MS).saturating_add(1);
+    (start, start.saturating_add(BLOCK_PERIOD_MS - 1))
+}
+
+fn group_by_period(samples: Vec<Sample>) -> BTreeMap<i64, Vec<Sample>> {
+    let mut by_period: BTreeMap<i64, Vec<Sample>> = BTreeMap::new();
+    for sample in samples {
+        by_period
+            .entry(period_of(sample.t))
+            .or_default()
+            .push(sample);
+    }
+    by_period
+}
+
+/// Buckets per rollup block, about: a block spans a whole number of periods (days),
+/// the fewest that hold this many buckets (1 day at 1 m, 60 days at 1 h).
+const ROLLUP_BUCKETS_PER_BLOCK: i64 = 1440;
+
+/// Span (ms) of a rollup block at `resolution`: a whole number of days.
+pub(super) fn rollup_block_span(resolution: i64) -> i64 {
+    // Resolutions are positive (validated), so this is a ceiling division.
+    let days = (resolution * ROLLUP_BUCKETS_PER_BLOCK + BLOCK_PERIOD_MS - 1) / BLOCK_PERIOD_MS;
+    days.max(1) * BLOCK_PERIOD_MS
+}
+
+/// Start of the rollup block holding the bucket that ends at `end`: buckets with
+/// `block_start < end <= block_start + span` belong to it.
+pub(super) fn rollup_block_start(end: i64, resolution: i64) -> i64 {
+    let span = rollup_block_span(resolution);
+    end.saturating_sub(1).div_euclid(span).saturating_mul(span)
+}
+
+/// The rollup blocks one compaction transaction rewrites, gathered in memory so that
+/// several periods of one block (an import of many days) all land in it.
+struct Rollups {
+    resolutions: Vec<i64>,
+    /// (series, resolution, block start) → the block's buckets, by end.
+    blocks: BTreeMap<(SeriesRef, i64, i64), Vec<rollup::Bucket>>,
+}
+
+impl Rollups {
+    fn new(resolutions: Vec<i64>) -> Rollups {
+        Rollups {
+            resolutions,
+            blocks: BTreeMap::new(),
+        }
+    }
+
+    /// Recomputes every bucket of `period` at every resolution from `samples`, the
+    /// period's complete raw data.
+    fn replace_period(
+        &mut self,
+        storage: &Storage,
+        series: SeriesRef,
+        period: i64,
+        samples: &[Sample],
+    ) -> Result<(), StorageError> {
+        let (first, last) = period_bounds(period);
+        for &resolution in &self.resolutions {
+            let block_start = rollup_block_start(last, resolution);
+            let key = (series, resolution, block_start);
+            let buckets = match self.blocks.entry(key) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    let stored = if rollup_block_span(resolution) == BLOCK_PERIOD_MS {
+                        // The block is this one period, replaced whole.
+                        Vec::new()
+                    } else {
+                        load_rollup_block(storage, series, resolution, block_start)?
+                    };
+                    entry.insert(stored)
+                }
+            };
+            buckets.retain(|bucket| bucket.end < first || bucket.end > last);
+            buckets.extend(rollup::buckets(samples, resolution));
+            buckets.sort_by_key(|bucket| bucket.end);
+        }
+        Ok(())
+    }
+
+    fn encode(self) -> Result<Vec<RollupBlock>, StorageError> {
+        let mut encoded = Vec::with_capacity(self.blocks.len());
+        for ((series, resolution, block_start), buckets) in self.blocks {
+            let payload =
+                rollup::encode_block(block_start, resolution, &buckets).map_err(|error| {
+                    StorageError::Io {
+                        path: std::path::PathBuf::from("(rollup encoder)"),
+                        source: std::io::Error::other(format!("series {}: {error}", series.0)),
+                    }
+                })?;
+            encoded.push(RollupBlock {
+                series,
+                resolution,
+                block_start,
+                buckets: u32::try_from(buckets.len()).unwrap_or(u32::MAX),
+                data: chunk::frame(chunk::Encoding::Rollup, &payload),
+            });
+        }
+        Ok(encoded)
+    }
+}
+
+/// The buckets of a stored rollup block; a damaged block is logged, counted and
+/// rebuilt from what this compaction writes (its other periods are lost until they
+/// are compacted again).
+fn load_rollup_block(
+    storage: &Storage,
+    series: SeriesRef,
+    resolution: i64,
+    block_start: i64,
+) -> Result<Vec<rollup::Bucket>, StorageError> {
+    let Some(framed) = storage.cold.rollup_block(series, resolution, block_start)? else {
+        return Ok(Vec::new());
+    };
+    match decode_rollup_block(&framed, block_start, resolution) {
+        Ok(buckets) => Ok(buckets),
+        Err(error) => {
+            tracing::error!(series = series.0, resolution, block_start, %error,
+                "corrupt rollup block replaced");
+            storage.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Unframes and decodes a rollup block.
+pub(super) fn decode_rollup_block(
+    framed: &[u8],
+    block_start: i64,
+    resolution: i64,
+) -> Result<Vec<rollup::Bucket>, chunk::ChunkError> {
+    let (encoding, payload) = chunk::unframe(framed)?;
+    if encoding != chunk::Encoding::Rollup {
+        return Err(chunk::ChunkError::Corrupt(format!(
+            "a {encoding:?} frame where a rollup block was expected"
+        )));
+    }
+    rollup::decode_block(block_start, resolution, payload)
 }
 
 /// Sorts samples gathered from several chunks (a stable sort: for equal timestamps

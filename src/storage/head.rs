@@ -28,6 +28,7 @@ pub enum HeadRejection {
 pub struct SealedChunk {
     pub series: SeriesRef,
     pub start_t: i64,
+    pub end_t: i64,
     /// The XOR encoding (unframed).
     pub bytes: Vec<u8>,
 }
@@ -42,6 +43,9 @@ pub struct HeadSnapshot {
     pub out_of_order: Vec<Sample>,
 }
 
+/// One series in the head. This and its open chunk's bytes are most of what memory
+/// holds per live series, so it is kept small: out-of-order samples, rare, live
+/// behind a pointer.
 struct MemSeries {
     open: XorAppender,
     /// WAL sequence of the first sample in `open` (meaningful when it has samples).
@@ -50,8 +54,13 @@ struct MemSeries {
     newest_t: i64,
     newest_v: f64,
     oldest_t: i64,
-    out_of_order: Vec<Sample>,
-    out_of_order_wal_seq: u64,
+    out_of_order: Option<Box<OutOfOrder>>,
+}
+
+/// Samples older than the open chunk, not yet sealed, sorted by time.
+struct OutOfOrder {
+    samples: Vec<Sample>,
+    wal_seq: u64,
 }
 
 impl MemSeries {
@@ -62,18 +71,71 @@ impl MemSeries {
             newest_t: i64::MIN,
             newest_v: 0.0,
             oldest_t: i64::MAX,
-            out_of_order: Vec::new(),
-            out_of_order_wal_seq: 0,
+            out_of_order: None,
         }
+    }
+
+    fn out_of_order(&self) -> &[Sample] {
+        self.out_of_order
+            .as_ref()
+            .map_or(&[], |buffer| buffer.samples.as_slice())
     }
 }
 
+/// Slots per page of a shard. Series live in fixed pages rather than one growing
+/// `Vec`, whose doubling left up to half of its capacity unused.
+const PAGE_SLOTS: usize = 64;
+
 #[derive(Default)]
 struct Shard {
-    series: Vec<Option<MemSeries>>,
+    pages: Vec<Box<[Option<MemSeries>]>>,
 }
 
-/// Outcome of appending one series' samples.
+impl Shard {
+    fn get(&self, index: usize) -> Option<&MemSeries> {
+        self.pages
+            .get(index / PAGE_SLOTS)
+            .and_then(|page| page[index % PAGE_SLOTS].as_ref())
+    }
+
+    fn slot(&mut self, index: usize) -> &mut Option<MemSeries> {
+        let page = index / PAGE_SLOTS;
+        while self.pages.len() <= page {
+            self.pages.push((0..PAGE_SLOTS).map(|_| None).collect());
+        }
+        &mut self.pages[page][index % PAGE_SLOTS]
+    }
+
+    /// Every series with its index in the shard.
+    fn iter(&self) -> impl Iterator<Item = (usize, &MemSeries)> {
+        self.pages.iter().enumerate().flat_map(|(page, slots)| {
+            slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(offset, memory)| {
+                    memory
+                        .as_ref()
+                        .map(|memory| (page * PAGE_SLOTS + offset, memory))
+                })
+        })
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (usize, &mut MemSeries)> {
+        self.pages.iter_mut().enumerate().flat_map(|(page, slots)| {
+            slots
+                .iter_mut()
+                .enumerate()
+                .filter_map(move |(offset, memory)| {
+                    memory
+                        .as_mut()
+                        .map(|memory| (page * PAGE_SLOTS + offset, memory))
+                })
+        })
+    }
+}
+
+/// Outcome of appending one series' samples. Callers reuse one across series
+/// (`clear`), so an append of many series allocates nothing per series.
 #[derive(Debug, Default)]
 pub struct HeadAppend {
     pub accepted: Vec<Sample>,
@@ -82,8 +144,18 @@ pub struct HeadAppend {
     pub rejected: Vec<(Sample, HeadRejection)>,
 }
 
+impl HeadAppend {
+    pub fn clear(&mut self) {
+        self.accepted.clear();
+        self.unchanged = 0;
+        self.rejected.clear();
+    }
+}
+
 pub struct Head {
     shards: Box<[Mutex<Shard>]>,
+    /// `[limits] out_of_order_window`.
+    window_ms: i64,
     /// Kept as counters so that `/metrics` does not lock every shard and walk every
     /// series on each scrape.
     series_count: AtomicU64,
@@ -91,13 +163,7 @@ pub struct Head {
 }
 
 fn held(memory: &MemSeries) -> u64 {
-    (memory.open.count() + memory.out_of_order.len()) as u64
-}
-
-impl Default for Head {
-    fn default() -> Self {
-        Head::new()
-    }
+    (memory.open.count() + memory.out_of_order().len()) as u64
 }
 
 fn slot(series: SeriesRef) -> (usize, usize) {
@@ -108,9 +174,10 @@ fn slot(series: SeriesRef) -> (usize, usize) {
 }
 
 impl Head {
-    pub fn new() -> Head {
+    pub fn new(window_ms: i64) -> Head {
         Head {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            window_ms,
             series_count: AtomicU64::new(0),
             samples_held: AtomicU64::new(0),
         }
@@ -128,42 +195,34 @@ impl Head {
     /// `sealed` while the series is still locked, so a reader never finds a sample in
     /// neither the head nor the hot store. `wal_seq` is the WAL entry holding them;
     /// `stored_at(t)` answers whether a sealed chunk already holds a sample at `t`, and
-    /// is asked only for out-of-order samples older than the open chunk.
+    /// is asked only for out-of-order samples older than the open chunk. The outcome
+    /// is added to `result`.
     pub fn append(
         &self,
         series: SeriesRef,
         samples: &[Sample],
         wal_seq: u64,
-        window_ms: i64,
         sealed: &mut dyn FnMut(SealedChunk),
         stored_at: &mut dyn FnMut(i64) -> Option<f64>,
-    ) -> HeadAppend {
+        result: &mut HeadAppend,
+    ) {
         let (shard_index, index) = slot(series);
         let mut shard = self.shard(shard_index);
-        if shard.series.len() <= index {
-            shard.series.resize_with(index + 1, || None);
-        }
-        let slot = &mut shard.series[index];
+        let slot = shard.slot(index);
         if slot.is_none() {
             self.series_count.fetch_add(1, Ordering::Relaxed);
         }
         let memory = slot.get_or_insert_with(MemSeries::new);
         let before = held(memory);
-        let mut result = HeadAppend::default();
+        let context = AppendContext {
+            series,
+            wal_seq,
+            window_ms: self.window_ms,
+        };
         for sample in samples {
-            append_one(
-                memory,
-                series,
-                *sample,
-                wal_seq,
-                window_ms,
-                sealed,
-                stored_at,
-                &mut result,
-            );
+            append_one(memory, &context, *sample, sealed, stored_at, result);
         }
         self.adjust_held(before, held(memory));
-        result
     }
 
     fn adjust_held(&self, before: u64, after: u64) {
@@ -180,7 +239,7 @@ impl Head {
     pub fn snapshot(&self, series: SeriesRef, mint: i64, maxt: i64) -> HeadSnapshot {
         let (shard_index, index) = slot(series);
         let shard = self.shard(shard_index);
-        let Some(Some(memory)) = shard.series.get(index) else {
+        let Some(memory) = shard.get(index) else {
             return HeadSnapshot::default();
         };
         let mut snapshot = HeadSnapshot::default();
@@ -192,7 +251,7 @@ impl Head {
             snapshot.open_range = Some((first, last));
         }
         snapshot.out_of_order = memory
-            .out_of_order
+            .out_of_order()
             .iter()
             .filter(|sample| sample.t >= mint && sample.t <= maxt)
             .copied()
@@ -205,10 +264,7 @@ impl Head {
     pub fn restore_newest(&self, series: SeriesRef, oldest_t: i64, newest: Sample) {
         let (shard_index, index) = slot(series);
         let mut shard = self.shard(shard_index);
-        if shard.series.len() <= index {
-            shard.series.resize_with(index + 1, || None);
-        }
-        let slot = &mut shard.series[index];
+        let slot = shard.slot(index);
         if slot.is_none() {
             self.series_count.fetch_add(1, Ordering::Relaxed);
         }
@@ -228,7 +284,7 @@ impl Head {
             let shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for memory in shard.series.iter().flatten() {
+            for (_, memory) in shard.iter() {
                 if memory.newest_t < memory.oldest_t {
                     continue;
                 }
@@ -255,8 +311,7 @@ impl Head {
             let shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (index, memory) in shard.series.iter().enumerate() {
-                let Some(memory) = memory else { continue };
+            for (index, memory) in shard.iter() {
                 let Ok(series) = u32::try_from(index * SHARDS + shard_index) else {
                     continue;
                 };
@@ -276,15 +331,14 @@ impl Head {
             let mut shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (index, memory) in shard.series.iter_mut().enumerate() {
-                let Some(memory) = memory else { continue };
+            for (index, memory) in shard.iter_mut() {
                 let series = SeriesRef((index * SHARDS + shard_index) as u64);
                 let before = held(memory);
                 if memory.open.last_t().is_some_and(|last| last < before_t) {
                     seal_open(memory, series, 0, sealed);
                 }
                 if memory
-                    .out_of_order
+                    .out_of_order()
                     .last()
                     .is_some_and(|last| last.t < before_t)
                 {
@@ -302,14 +356,14 @@ impl Head {
             let shard = shard
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for memory in shard.series.iter().flatten() {
+            for (_, memory) in shard.iter() {
                 if memory.open.count() > 0 {
                     lowest = Some(
                         lowest.map_or(memory.open_wal_seq, |low| low.min(memory.open_wal_seq)),
                     );
                 }
-                if !memory.out_of_order.is_empty() {
-                    let seq = memory.out_of_order_wal_seq;
+                if let Some(buffer) = &memory.out_of_order {
+                    let seq = buffer.wal_seq;
                     lowest = Some(lowest.map_or(seq, |low| low.min(seq)));
                 }
             }
@@ -327,13 +381,17 @@ impl Head {
     }
 }
 
-#[allow(clippy::too_many_arguments)] // One sample's full context; called only from `Head::append`.
-fn append_one(
-    memory: &mut MemSeries,
+/// What stays the same for every sample of one append.
+struct AppendContext {
     series: SeriesRef,
-    sample: Sample,
     wal_seq: u64,
     window_ms: i64,
+}
+
+fn append_one(
+    memory: &mut MemSeries,
+    context: &AppendContext,
+    sample: Sample,
     sealed: &mut dyn FnMut(SealedChunk),
     stored_at: &mut dyn FnMut(i64) -> Option<f64>,
     result: &mut HeadAppend,
@@ -344,10 +402,10 @@ fn append_one(
             .first_t()
             .is_some_and(|first| sample.t - first >= limits::CHUNK_SPAN_MS_MAX);
         if memory.open.count() >= limits::CHUNK_SAMPLES_MAX || span_full {
-            seal_open(memory, series, wal_seq, sealed);
+            seal_open(memory, context.series, context.wal_seq, sealed);
         }
         if memory.open.count() == 0 {
-            memory.open_wal_seq = wal_seq;
+            memory.open_wal_seq = context.wal_seq;
         }
         memory.open.append(sample.t, sample.v);
         memory.newest_t = sample.t;
@@ -360,24 +418,20 @@ fn append_one(
         duplicate(memory.newest_v, sample, result);
         return;
     }
-    if sample.t < memory.newest_t.saturating_sub(window_ms) {
+    if sample.t < memory.newest_t.saturating_sub(context.window_ms) {
         result.rejected.push((
             sample,
             HeadRejection::TooOld {
                 newest_t: memory.newest_t,
-                window_ms,
+                window_ms: context.window_ms,
             },
         ));
         return;
     }
-    // Out of order but within the window: check every place a sample at this
-    // timestamp could already be, then keep it in the sorted out-of-order buffer.
     if let Some(stored) = stored_in_open(memory, sample.t).or_else(|| {
-        let in_buffer = memory
-            .out_of_order
-            .binary_search_by_key(&sample.t, |s| s.t)
-            .ok();
-        in_buffer.map(|position| memory.out_of_order[position].v)
+        let buffer = memory.out_of_order();
+        let in_buffer = buffer.binary_search_by_key(&sample.t, |s| s.t).ok();
+        in_buffer.map(|position| buffer[position].v)
     }) {
         duplicate(stored, sample, result);
         return;
@@ -387,14 +441,17 @@ fn append_one(
         duplicate(stored, sample, result);
         return;
     }
-    if memory.out_of_order.len() >= limits::CHUNK_SAMPLES_MAX {
-        seal_out_of_order(memory, series, sealed);
+    if memory.out_of_order().len() >= limits::CHUNK_SAMPLES_MAX {
+        seal_out_of_order(memory, context.series, sealed);
     }
-    if memory.out_of_order.is_empty() {
-        memory.out_of_order_wal_seq = wal_seq;
-    }
-    let position = memory.out_of_order.partition_point(|s| s.t < sample.t);
-    memory.out_of_order.insert(position, sample);
+    let buffer = memory.out_of_order.get_or_insert_with(|| {
+        Box::new(OutOfOrder {
+            samples: Vec::new(),
+            wal_seq: context.wal_seq,
+        })
+    });
+    let position = buffer.samples.partition_point(|s| s.t < sample.t);
+    buffer.samples.insert(position, sample);
     memory.oldest_t = memory.oldest_t.min(sample.t);
     result.accepted.push(sample);
 }
@@ -427,13 +484,21 @@ fn seal_open(
     next_wal_seq: u64,
     sealed: &mut dyn FnMut(SealedChunk),
 ) {
-    let Some(start_t) = memory.open.first_t() else {
+    let (Some(start_t), Some(end_t)) = (memory.open.first_t(), memory.open.last_t()) else {
         return;
     };
-    let open = std::mem::take(&mut memory.open);
+    // The next chunk of a series is usually about as large as this one: starting with
+    // that much room (and a little more) avoids growth by doubling, which left a
+    // quarter of an open chunk's bytes unused on average.
+    let room = memory.open.bytes().len();
+    let open = std::mem::replace(
+        &mut memory.open,
+        XorAppender::with_capacity(room + room / 16),
+    );
     sealed(SealedChunk {
         series,
         start_t,
+        end_t,
         bytes: open.bytes().to_vec(),
     });
     memory.open_wal_seq = next_wal_seq;
@@ -444,16 +509,21 @@ fn seal_out_of_order(
     series: SeriesRef,
     sealed: &mut dyn FnMut(SealedChunk),
 ) {
-    let Some(first) = memory.out_of_order.first().copied() else {
+    let Some(buffer) = memory.out_of_order.take() else {
         return;
     };
+    let (Some(first), Some(last)) = (buffer.samples.first(), buffer.samples.last()) else {
+        return;
+    };
+    let (first, last) = (*first, *last);
     let mut chunk = XorAppender::new();
-    for sample in memory.out_of_order.drain(..) {
+    for sample in &buffer.samples {
         chunk.append(sample.t, sample.v);
     }
     sealed(SealedChunk {
         series,
         start_t: first.t,
+        end_t: last.t,
         bytes: chunk.bytes().to_vec(),
     });
 }
@@ -467,19 +537,21 @@ mod tests {
             .iter()
             .map(|(t, v)| Sample { t: *t, v: *v })
             .collect();
+        let mut result = HeadAppend::default();
         head.append(
             SeriesRef(1),
             &samples,
             1,
-            600_000,
             &mut |chunk| sealed.push(chunk),
             &mut |_| None,
-        )
+            &mut result,
+        );
+        result
     }
 
     #[test]
     fn in_order_duplicates_and_out_of_order() {
-        let head = Head::new();
+        let head = Head::new(600_000);
         let mut sealed = Vec::new();
         let first = append(&head, &[(1_000_000, 1.0), (1_015_000, 2.0)], &mut sealed);
         assert_eq!(first.accepted.len(), 2);
@@ -532,7 +604,7 @@ mod tests {
 
     #[test]
     fn chunks_seal_when_full_and_when_idle() {
-        let head = Head::new();
+        let head = Head::new(600_000);
         let mut sealed = Vec::new();
         let samples: Vec<(i64, f64)> = (0..250).map(|i| (i * 15_000, i as f64)).collect();
         append(&head, &samples, &mut sealed);

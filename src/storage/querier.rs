@@ -1,12 +1,12 @@
 //! The read side of storage: which series match, and their samples in time order.
-//! Owns: gathering a series' data from the head, sled and SQLite, and merging it
+//! Owns: gathering a series' data from the head, the hot chunks and SQLite, and merging it
 //! lazily (a chunk or block is decoded when the iterator reaches it).
 //! Does not: evaluate anything; the query engine consumes `SampleIter`.
 //!
-//! Order of reading is head, then sled, then SQLite: data only ever moves in that
-//! direction (head → sled under the series lock; sled → SQLite with the SQLite commit
-//! before the sled delete), so a concurrent move shows data twice (merged away
-//! here), never zero times.
+//! Order of reading is head, then hot chunks, then SQLite: data only ever moves in that
+//! direction (head → hot under the series lock; hot → SQLite with the SQLite commit
+//! before the hot chunks are forgotten), so a concurrent move shows data twice (merged
+//! away here), never zero times.
 
 use super::{Storage, StorageError, decode_framed};
 use crate::model::{Labels, Matcher, Sample, SeriesRef};
@@ -211,12 +211,12 @@ impl Storage {
                 samples: head.out_of_order,
             });
         }
-        let from = mint.saturating_sub(crate::limits::CHUNK_SPAN_MS_MAX);
-        for (key, value) in self.hot.chunks_of(series, from, maxt)? {
-            if let Some((_, start_t)) = super::hot::parse_chunk_key(&key) {
+        for chunk in self.hot.chunks_of(series, mint, maxt) {
+            // `None`: compaction moved it meanwhile; the blocks read below have it.
+            if let Some(bytes) = self.hot.read(&chunk)? {
                 sources.push(Source::Framed {
-                    start_t,
-                    bytes: value.to_vec(),
+                    start_t: chunk.start_t,
+                    bytes,
                 });
             }
         }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::model::{Labels, MatchOp, Matcher, Sample, SeriesRef};
+use std::sync::atomic::AtomicBool;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     Labels::new_series(pairs.iter().copied()).expect("valid labels")
@@ -107,6 +108,125 @@ fn appended_samples_read_back_from_head_hot_and_blocks() {
 }
 
 #[test]
+fn reads_during_compaction_see_every_sample_exactly_once() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut options = StorageOptions::new(dir.path());
+    // A few chunks per segment, so compaction moves the data in several steps.
+    options.hot_segment_bytes_max = 2_000;
+    let storage = Storage::open(options).expect("open");
+    let jobs: Vec<String> = (0..8).map(|job| format!("j{job}")).collect();
+    // Four rounds of 300 samples per series, each sealed before the next: chunks of
+    // every round land in their own segments.
+    for round in 0..4i64 {
+        let start = T0 + round * 300 * 15_000;
+        let batch: Vec<SeriesSamples> = jobs
+            .iter()
+            .map(|job| series("up", job, &many(start)))
+            .collect();
+        storage.append(&batch, Durability::Sync).expect("append");
+        storage.seal_idle(i64::MAX).expect("seal");
+    }
+    let matchers = [Matcher::equal("__name__", "up")];
+    let expected = read(&storage, &matchers);
+    assert_eq!(expected.len(), 8);
+    assert!(expected.iter().all(|(_, samples)| samples.len() == 1_200));
+    let done = AtomicBool::new(false);
+    let reads = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut reads = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                assert_eq!(read(&storage, &matchers), expected, "read {reads}");
+                reads += 1;
+            }
+            reads
+        });
+        // Cut-offs that each take one round's segments, then everything.
+        let mut remaining = vec![storage.stats().hot_chunks];
+        for round in 1..=3i64 {
+            let before = T0 + round * 300 * 15_000;
+            storage.compact(before).expect("compact");
+            remaining.push(storage.stats().hot_chunks);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        storage.compact(i64::MAX).expect("compact");
+        remaining.push(storage.stats().hot_chunks);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        done.store(true, Ordering::SeqCst);
+        // 8 series × 3 chunks per round; each step moves the segments wholly before its
+        // cut-off (a segment holding two rounds' chunks waits for the later one).
+        assert_eq!(remaining.first(), Some(&96));
+        assert_eq!(remaining.last(), Some(&0));
+        assert!(
+            remaining.windows(2).all(|pair| pair[0] > pair[1]),
+            "{remaining:?}"
+        );
+        reader.join().expect("reader")
+    });
+    assert!(reads > 0);
+    assert_eq!(storage.stats().hot_chunks, 0, "everything moved");
+    assert_eq!(read(&storage, &matchers), expected);
+    assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 0);
+}
+
+/// Rollups written by compaction equal the buckets computed from all raw samples at
+/// once: across midnight (periods are left-open like buckets), over counter resets and
+/// gaps, with a 1 h block filled by two separate compactions.
+#[test]
+fn compaction_writes_rollups_equal_to_the_raw_data() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut options = StorageOptions::new(dir.path());
+    options.tiers = Tier::design_defaults();
+    let storage = Storage::open(options).expect("open");
+    const DAY: i64 = 86_400_000;
+    // Midnight of a day near T0, then 30 h of 15 s samples starting 3 h before it.
+    let midnight = (T0 / DAY + 1) * DAY;
+    let start = midnight - 3 * 3_600_000;
+    let samples: Vec<(i64, f64)> = (0..30 * 240)
+        .filter(|i| !(1_000..1_300).contains(i)) // a 75-minute gap
+        .map(|i| {
+            let value = (i % 2_000) as f64 * 1.5; // resets every 2 000 samples
+            (start + i * 15_000, value)
+        })
+        .collect();
+    let (first_half, second_half) = samples.split_at(samples.len() / 2);
+    for half in [first_half, second_half] {
+        storage
+            .append(&[series("up", "a", half)], Durability::Sync)
+            .expect("append");
+        storage.seal_idle(i64::MAX).expect("seal");
+        storage.compact(i64::MAX).expect("compact");
+    }
+    let raw: Vec<Sample> = samples
+        .iter()
+        .map(|(t, v)| Sample { t: *t, v: *v })
+        .collect();
+    assert_eq!(
+        read(&storage, &[Matcher::equal("__name__", "up")])[0].1,
+        samples
+    );
+    for resolution in [60_000, 3_600_000] {
+        let stored = storage
+            .rollup_buckets(SeriesRef(1), resolution, i64::MIN, i64::MAX)
+            .expect("rollups");
+        let expected = rollup::buckets(&raw, resolution);
+        assert_eq!(stored.len(), expected.len(), "resolution {resolution}");
+        assert!(stored == expected, "resolution {resolution}");
+    }
+    // 30 h from 3 h before midnight touch three days: three 1 m blocks (a day each),
+    // one 1 h block (60 days).
+    let connection =
+        rusqlite::Connection::open(dir.path().join(cold::STORAGE_FILE)).expect("sqlite");
+    let blocks: Vec<(i64, i64)> = connection
+        .prepare("SELECT resolution, COUNT(*) FROM rollup GROUP BY resolution ORDER BY resolution")
+        .expect("prepare")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(blocks, [(60_000, 3), (3_600_000, 1)]);
+}
+
+#[test]
 fn label_enumeration_is_bounded_by_time_before_and_after_restart() {
     let dir = tempfile::tempdir().expect("temp");
     let check = |storage: &Storage| {
@@ -173,7 +293,7 @@ fn restart_replays_the_wal_without_duplicating_sealed_chunks() {
         storage
             .append(&[series("up", "a", &points)], Durability::Sync)
             .expect("append");
-        // No checkpoint: the WAL still holds everything, two chunks are also in sled.
+        // No checkpoint: the WAL still holds everything, two chunks are also in the hot log.
     }
     let storage = open(dir.path());
     let matchers = [Matcher::equal("__name__", "up")];
@@ -448,7 +568,7 @@ fn wal_entries_written_out_of_order_replay_in_sequence_order() {
         // Two concurrent appends: seq 2 reached the file first, then the segment
         // rotated, then seq 1 was written. Applied in file order, the sample of seq 1
         // would be 20 minutes older than the series' newest and refused.
-        let wal_log = WalLog::open(&dir.path().join("wal"), 1).expect("wal");
+        let wal_log = SegmentLog::open("WAL", &dir.path().join("wal"), 1).expect("wal");
         let second = [Sample { t: late, v: 2.0 }];
         let first = [Sample { t: T0, v: 1.0 }];
         let entry_2 = wal::encode(&[(SeriesRef(1), &up)], &[(SeriesRef(1), &second[..])]);
@@ -510,11 +630,12 @@ fn checkpoint_deletes_wal_segments_once_their_samples_are_sealed() {
 }
 
 #[test]
-fn a_wal_left_in_sled_by_an_older_version_is_replayed_and_dropped() {
+fn a_sled_store_left_by_an_older_version_is_moved_and_deleted() {
     let dir = tempfile::tempdir().expect("temp");
     let up = labels(&[("__name__", "up"), ("job", "a")]);
+    let legacy_dir = dir.path().join("hot");
     {
-        let hot = Hot::open(&dir.path().join("hot"), 1 << 20).expect("sled");
+        let sled = LegacySled::open(&legacy_dir).expect("sled");
         let samples = [
             Sample { t: T0, v: 1.0 },
             Sample {
@@ -522,19 +643,32 @@ fn a_wal_left_in_sled_by_an_older_version_is_replayed_and_dropped() {
                 v: 2.0,
             },
         ];
+        // The WAL as the first builds kept it: series 1 and two samples.
         let entry = wal::encode_kind_1(&[(SeriesRef(1), &up)], &[(SeriesRef(1), &samples[..1])]);
-        hot.legacy_wal_put(1, &entry).expect("put");
+        sled.wal_put(1, &entry).expect("put");
         let entry = wal::encode_kind_1(&[], &[(SeriesRef(1), &samples[1..])]);
-        hot.legacy_wal_put(2, &entry).expect("put");
-        hot.flush().expect("flush");
+        sled.wal_put(2, &entry).expect("put");
+        // A sealed chunk of the same series, earlier in time, as later builds kept it.
+        let mut chunk = chunk::xor::XorAppender::new();
+        chunk.append(T0 - 30_000, 0.5);
+        chunk.append(T0 - 15_000, 0.75);
+        let framed = chunk::frame(chunk::Encoding::Xor, chunk.bytes());
+        sled.chunk_put(SeriesRef(1), T0 - 30_000, &framed)
+            .expect("chunk");
     }
     let expected = vec![(
         "up{job=\"a\"}".to_string(),
-        vec![(T0, 1.0), (T0 + 15_000, 2.0)],
+        vec![
+            (T0 - 30_000, 0.5),
+            (T0 - 15_000, 0.75),
+            (T0, 1.0),
+            (T0 + 15_000, 2.0),
+        ],
     )];
     let storage = open(dir.path());
-    assert!(!storage.hot.legacy_wal_exists());
+    assert!(!legacy_dir.exists(), "the sled directory is deleted");
     assert_eq!(wal_segments(dir.path()).len(), 1);
+    assert_eq!(storage.hot.chunk_count(), 1);
     assert_eq!(
         read(&storage, &[Matcher::equal("__name__", "up")]),
         expected
@@ -559,22 +693,12 @@ fn corrupt_chunk_and_block_are_skipped_then_quarantined() {
             Durability::Sync,
         )
         .expect("append");
-    // Damage the first sealed chunk of one series.
-    let (key, _, _) = storage
+    // Damage the first sealed chunk of one series, in its file.
+    let first = storage.hot.chunks_of(SeriesRef(1), i64::MIN, i64::MAX)[0];
+    let framed = storage.hot.read(&first).expect("read").expect("present");
+    storage
         .hot
-        .chunk_index()
-        .next()
-        .expect("a chunk")
-        .expect("readable");
-    let mut value = storage
-        .hot
-        .chunk_get(&key)
-        .expect("get")
-        .expect("present")
-        .to_vec();
-    let middle = value.len() / 2;
-    value[middle] ^= 0x55;
-    storage.hot.chunk_overwrite(&key, value).expect("overwrite");
+        .damage(&first, &dir.path().join(HOT_DIR), framed.len() / 2);
     let got = read(&storage, &[Matcher::equal("__name__", "up")]);
     assert_eq!(
         got[0].1.len(),

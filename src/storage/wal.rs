@@ -1,6 +1,6 @@
 //! The write-ahead log's entry format: one entry per appended batch.
 //! Owns: encoding and decoding of WAL entries (docs/format/wal.md), with a crc32c per entry.
-//! Does not: frame or store entries (`wal_log.rs` owns the segment files) or apply them
+//! Does not: frame or store entries (`segment_log.rs` owns the segment files) or apply them
 //! (`mod.rs` replays).
 //!
 //! An entry carries the series it creates (ref and labels), so replay can rebuild
@@ -55,15 +55,108 @@ fn put_bytes(buffer: &mut Vec<u8>, bytes: &[u8]) {
     buffer.extend_from_slice(bytes);
 }
 
-/// Encodes an entry (kind 2): kind, base timestamp, new series, samples by series
-/// (timestamps delta-encoded from the base, values as raw bits so NaN payloads
-/// survive), then crc32c of all of it. The base is the first sample's timestamp.
+/// Series created since the last entry, already encoded as the entry lists them (ref,
+/// labels), so that a burst of new series — a first scrape of 50 000 — holds about a
+/// hundred bytes per series until its entry is written, not a `Labels` clone.
+#[derive(Debug, Default)]
+pub struct PendingSeries {
+    count: u64,
+    bytes: Vec<u8>,
+}
+
+impl PendingSeries {
+    pub fn push(&mut self, series: SeriesRef, labels: &Labels) {
+        put_varint(&mut self.bytes, series.0);
+        put_varint(&mut self.bytes, labels.len() as u64);
+        for label in labels.iter() {
+            put_bytes(&mut self.bytes, label.name.as_bytes());
+            put_bytes(&mut self.bytes, label.value.as_bytes());
+        }
+        self.count += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds `other`'s series after these (puts back series whose entry failed).
+    pub fn extend(&mut self, other: PendingSeries) {
+        self.count += other.count;
+        self.bytes.extend_from_slice(&other.bytes);
+    }
+}
+
+/// Builds an entry one series' samples at a time, so that an append encodes straight
+/// from the head's output instead of keeping a copy of every series' samples.
+#[derive(Debug)]
+pub struct EntryBuilder {
+    kind: u8,
+    /// Kind 2: the first sample's timestamp, once there is one.
+    base_t: Option<i64>,
+    groups: u64,
+    bytes: Vec<u8>,
+}
+
+impl EntryBuilder {
+    /// An entry of kind 2, sized for about `samples` samples.
+    pub fn new(samples: usize) -> EntryBuilder {
+        EntryBuilder {
+            kind: ENTRY_KIND_BATCH_BASE,
+            base_t: None,
+            groups: 0,
+            // Scrape samples take ~11 bytes: ref and count varints, a 1-byte delta, 8-byte value.
+            bytes: Vec::with_capacity(samples.saturating_mul(11)),
+        }
+    }
+
+    /// Adds one series' samples (in the order the head accepted them).
+    pub fn push(&mut self, series: SeriesRef, samples: &[Sample]) {
+        let Some(first) = samples.first() else {
+            return;
+        };
+        let base_t = match self.kind {
+            ENTRY_KIND_BATCH_BASE => *self.base_t.get_or_insert(first.t),
+            _ => 0,
+        };
+        put_varint(&mut self.bytes, series.0);
+        put_varint(&mut self.bytes, samples.len() as u64);
+        let mut previous = base_t;
+        for sample in samples {
+            put_signed(&mut self.bytes, sample.t.wrapping_sub(previous));
+            previous = sample.t;
+            self.bytes
+                .extend_from_slice(&sample.v.to_bits().to_le_bytes());
+        }
+        self.groups += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups == 0
+    }
+
+    /// The entry: kind, base timestamp (kind 2), new series, samples by series
+    /// (timestamps delta-encoded from the base, values as raw bits so NaN payloads
+    /// survive), then crc32c of all of it.
+    pub fn finish(self, new_series: &PendingSeries) -> Vec<u8> {
+        let mut entry = Vec::with_capacity(32 + new_series.bytes.len() + self.bytes.len());
+        entry.push(self.kind);
+        if self.kind == ENTRY_KIND_BATCH_BASE {
+            put_signed(&mut entry, self.base_t.unwrap_or(0));
+        }
+        put_varint(&mut entry, new_series.count);
+        entry.extend_from_slice(&new_series.bytes);
+        put_varint(&mut entry, self.groups);
+        entry.extend_from_slice(&self.bytes);
+        let checksum = crc32c::crc32c(&entry);
+        entry.extend_from_slice(&checksum.to_le_bytes());
+        entry
+    }
+}
+
+/// Encodes an entry (kind 2) from new series and samples by series; the base
+/// timestamp is the first sample's.
 pub fn encode(new_series: &[(SeriesRef, &Labels)], samples: &[(SeriesRef, &[Sample])]) -> Vec<u8> {
-    let base_t = samples
-        .iter()
-        .find_map(|(_, samples)| samples.first())
-        .map_or(0, |sample| sample.t);
-    encode_kind(ENTRY_KIND_BATCH_BASE, base_t, new_series, samples)
+    encode_kind(ENTRY_KIND_BATCH_BASE, new_series, samples)
 }
 
 /// Encodes an entry of kind 1 (no base timestamp; deltas start at 0), as written
@@ -73,45 +166,25 @@ pub(crate) fn encode_kind_1(
     new_series: &[(SeriesRef, &Labels)],
     samples: &[(SeriesRef, &[Sample])],
 ) -> Vec<u8> {
-    encode_kind(ENTRY_KIND_BATCH, 0, new_series, samples)
+    encode_kind(ENTRY_KIND_BATCH, new_series, samples)
 }
 
 fn encode_kind(
     kind: u8,
-    base_t: i64,
     new_series: &[(SeriesRef, &Labels)],
     samples: &[(SeriesRef, &[Sample])],
 ) -> Vec<u8> {
-    debug_assert!(kind == ENTRY_KIND_BATCH_BASE || base_t == 0);
-    let sample_count: usize = samples.iter().map(|(_, samples)| samples.len()).sum();
-    let mut buffer = Vec::with_capacity(24 + sample_count * 11 + new_series.len() * 64);
-    buffer.push(kind);
-    if kind == ENTRY_KIND_BATCH_BASE {
-        put_signed(&mut buffer, base_t);
-    }
-    put_varint(&mut buffer, new_series.len() as u64);
+    let mut pending = PendingSeries::default();
     for (series, labels) in new_series {
-        put_varint(&mut buffer, series.0);
-        put_varint(&mut buffer, labels.len() as u64);
-        for label in labels.iter() {
-            put_bytes(&mut buffer, label.name.as_bytes());
-            put_bytes(&mut buffer, label.value.as_bytes());
-        }
+        pending.push(*series, labels);
     }
-    put_varint(&mut buffer, samples.len() as u64);
+    let sample_count: usize = samples.iter().map(|(_, samples)| samples.len()).sum();
+    let mut builder = EntryBuilder::new(sample_count);
+    builder.kind = kind;
     for (series, series_samples) in samples {
-        put_varint(&mut buffer, series.0);
-        put_varint(&mut buffer, series_samples.len() as u64);
-        let mut previous = base_t;
-        for sample in *series_samples {
-            put_signed(&mut buffer, sample.t.wrapping_sub(previous));
-            previous = sample.t;
-            buffer.extend_from_slice(&sample.v.to_bits().to_le_bytes());
-        }
+        builder.push(*series, series_samples);
     }
-    let checksum = crc32c::crc32c(&buffer);
-    buffer.extend_from_slice(&checksum.to_le_bytes());
-    buffer
+    builder.finish(&pending)
 }
 
 struct Reader<'a> {
@@ -223,7 +296,10 @@ pub fn decode(bytes: &[u8]) -> Result<WalEntry, WalError> {
                 v: f64::from_bits(u64::from_le_bytes(bits)),
             });
         }
-        entry.samples.push((series, samples));
+        // A group without samples says nothing; the encoder never writes one.
+        if !samples.is_empty() {
+            entry.samples.push((series, samples));
+        }
     }
     if reader.position != body.len() {
         return Err(WalError::Trailing(body.len() - reader.position));
@@ -342,8 +418,10 @@ mod tests {
             let samples: Vec<Sample> = values.iter().map(|(t, bits)| Sample { t: *t, v: f64::from_bits(*bits) }).collect();
             let bytes = encode(&[], &[(SeriesRef(3), &samples[..])]);
             let entry = decode(&bytes).expect("decodes");
-            prop_assert_eq!(entry.samples.len(), 1);
-            prop_assert!(entry.samples[0].1.iter().zip(samples.iter()).all(|(a, b)| a.bit_eq(b)));
+            // A series without samples is left out of the entry.
+            prop_assert_eq!(entry.samples.len(), usize::from(!samples.is_empty()));
+            prop_assert!(entry.samples.iter().all(|(_, stored)| stored.len() == samples.len()
+                && stored.iter().zip(samples.iter()).all(|(a, b)| a.bit_eq(b))));
         }
 
         #[test]

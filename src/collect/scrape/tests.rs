@@ -306,3 +306,14 @@ fn the_two_halves_of_a_cache_key_are_independent() {
     assert_ne!(first, second);
     assert_ne!(state.key_of("a"), state.key_of("b"));
 }
+
+#[test]
+fn timestamps_within_tolerance_of_the_interval_are_made_exact() {
+    assert_eq!(aligned(None, 1_000_003, 1_000), 1_000_003);
+    assert_eq!(aligned(Some(1_000_000), 1_001_002, 1_000), 1_001_000);
+    assert_eq!(aligned(Some(1_000_000), 1_000_998, 1_000), 1_001_000);
+    // Further off (a slow wake-up, a clock step): the clock wins.
+    assert_eq!(aligned(Some(1_000_000), 1_001_003, 1_000), 1_001_003);
+    assert_eq!(aligned(Some(1_000_000), 1_000_990, 1_000), 1_000_990);
+    assert_eq!(aligned(Some(1_000_000), 1_005_000, 1_000), 1_005_000);
+}

@@ -764,11 +764,7 @@ fn sum_over_time(samples: &[Sample]) -> f64 {
     for sample in samples {
         (sum, compensation) = kahan_add(sample.v, sum, compensation);
     }
-    if sum.is_infinite() {
-        sum
-    } else {
-        sum + compensation
-    }
+    crate::model::kahan_total(sum, compensation)
 }
 
 /// Population variance with a compensated Welford update (`varianceOverTime`).

@@ -43,6 +43,8 @@ pub enum Encoding {
     Xor = 1,
     /// `pco.rs`: a block re-encoded by the compactor.
     Pco = 2,
+    /// `storage/rollup.rs`: a block of rollup buckets (a pco column table).
+    Rollup = 3,
 }
 
 impl Encoding {
@@ -50,6 +52,7 @@ impl Encoding {
         match byte {
             1 => Ok(Encoding::Xor),
             2 => Ok(Encoding::Pco),
+            3 => Ok(Encoding::Rollup),
             other => Err(ChunkError::UnknownEncoding(other)),
         }
     }

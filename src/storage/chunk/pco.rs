@@ -74,15 +74,7 @@ pub fn encode(timestamps: &[i64], values: &[f64]) -> Result<Vec<u8>, ChunkError>
 /// Decodes a block written by `encode`. Any malformed input is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<(Vec<i64>, Vec<f64>), ChunkError> {
     let mut input = bytes;
-    let count = get_uvarint(&mut input, "block sample count")?;
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&count| count <= PCO_SAMPLES_MAX)
-        .ok_or_else(|| {
-            ChunkError::Corrupt(format!(
-                "block sample count {count} exceeds the limit of {PCO_SAMPLES_MAX}"
-            ))
-        })?;
+    let count = get_count(&mut input, "block sample count")?;
     if count == 0 {
         expect_end(input)?;
         return Ok((Vec::new(), Vec::new()));
@@ -94,6 +86,98 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<i64>, Vec<f64>), ChunkError> {
     expect_end(input)?;
     debug_assert_eq!(timestamps.len(), values.len());
     Ok((timestamps, values))
+}
+
+/// Encodes a table of equally long columns (rollup blocks): the row count, pco's
+/// header, each integer column as pco i64, then each float column in the value forms
+/// above (constant, decimal or float, NaNs as exceptions). Checked by decoding, as
+/// `encode` is.
+pub fn encode_columns(ints: &[&[i64]], floats: &[&[f64]]) -> Result<Vec<u8>, ChunkError> {
+    let rows = ints
+        .first()
+        .map(|column| column.len())
+        .or_else(|| floats.first().map(|column| column.len()))
+        .unwrap_or(0);
+    if ints.iter().any(|column| column.len() != rows)
+        || floats.iter().any(|column| column.len() != rows)
+    {
+        return Err(ChunkError::Corrupt("columns of different lengths".into()));
+    }
+    if rows > PCO_SAMPLES_MAX {
+        return Err(ChunkError::Corrupt(format!(
+            "{rows} rows exceed the limit of {PCO_SAMPLES_MAX}"
+        )));
+    }
+    let mut out = Vec::new();
+    put_uvarint(&mut out, rows as u64);
+    if rows > 0 {
+        FileCompressor::default()
+            .write_header(&mut out)
+            .map_err(pco_error)?;
+        for column in ints {
+            put_best_pco(&mut out, column)?;
+        }
+        for column in floats {
+            put_values(&mut out, column)?;
+        }
+    }
+    let (ints_back, floats_back) = decode_columns(&out, ints.len(), floats.len())?;
+    let same_ints = ints_back
+        .iter()
+        .zip(ints)
+        .all(|(back, column)| back == column);
+    let same_floats = floats_back.iter().zip(floats).all(|(back, column)| {
+        back.iter()
+            .zip(column.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    });
+    if !same_ints || !same_floats {
+        return Err(ChunkError::RoundTrip(
+            "a column table did not decode to its input".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Decodes a table written by `encode_columns` with that many columns of each kind.
+#[allow(clippy::type_complexity)] // Two lists of columns; a struct would only name them.
+pub fn decode_columns(
+    bytes: &[u8],
+    ints: usize,
+    floats: usize,
+) -> Result<(Vec<Vec<i64>>, Vec<Vec<f64>>), ChunkError> {
+    let mut input = bytes;
+    let rows = get_count(&mut input, "table row count")?;
+    if rows == 0 {
+        expect_end(input)?;
+        return Ok((vec![Vec::new(); ints], vec![Vec::new(); floats]));
+    }
+    let (file, rest) = FileDecompressor::new(input).map_err(pco_error)?;
+    input = rest;
+    let mut int_columns = Vec::with_capacity(ints);
+    for _ in 0..ints {
+        int_columns.push(get_pco::<i64>(&file, &mut input, rows)?);
+    }
+    let mut float_columns = Vec::with_capacity(floats);
+    for _ in 0..floats {
+        float_columns.push(get_values(&file, &mut input, rows)?);
+    }
+    expect_end(input)?;
+    Ok((int_columns, float_columns))
+}
+
+/// A leading count of samples or rows, refused above `PCO_SAMPLES_MAX` before anything
+/// is allocated for it.
+fn get_count(input: &mut &[u8], what: &'static str) -> Result<usize, ChunkError> {
+    let count = get_uvarint(input, what)?;
+    usize::try_from(count)
+        .ok()
+        .filter(|&count| count <= PCO_SAMPLES_MAX)
+        .ok_or_else(|| {
+            ChunkError::Corrupt(format!(
+                "{what} {count} exceeds the limit of {PCO_SAMPLES_MAX}"
+            ))
+        })
 }
 
 fn check_input(timestamps: &[i64], values: &[f64]) -> Result<(), ChunkError> {

@@ -78,7 +78,13 @@ impl Default for XorAppender {
 
 impl XorAppender {
     pub fn new() -> XorAppender {
-        let mut buf = Vec::with_capacity(HEADER_BYTES + 64);
+        XorAppender::with_capacity(HEADER_BYTES + 64)
+    }
+
+    /// An empty chunk with room for `bytes` of encoding (header included) before it
+    /// reallocates.
+    pub fn with_capacity(bytes: usize) -> XorAppender {
+        let mut buf = Vec::with_capacity(bytes.max(HEADER_BYTES));
         buf.extend_from_slice(&0u16.to_be_bytes());
         XorAppender {
             buf,

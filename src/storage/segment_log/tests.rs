@@ -18,7 +18,7 @@ struct Replay {
     seq_max: u64,
 }
 
-fn replay(log: &WalLog) -> Replay {
+fn replay(log: &SegmentLog) -> Replay {
     let report = log
         .scan(&mut |_, bytes| match bytes.first() {
             Some(&BAD) => Err("bad entry"),
@@ -28,7 +28,7 @@ fn replay(log: &WalLog) -> Replay {
     let mut entries = Vec::new();
     log.read_records(&report.records, &mut |seq, bytes| {
         entries.push((seq, bytes.to_vec()));
-        Ok::<(), WalLogError>(())
+        Ok::<(), SegmentLogError>(())
     })
     .expect("read");
     Replay {
@@ -39,8 +39,8 @@ fn replay(log: &WalLog) -> Replay {
     }
 }
 
-fn reopen(dir: &Path, segment_bytes_max: u64) -> (WalLog, Replay) {
-    let log = WalLog::open(dir, segment_bytes_max).expect("open");
+fn reopen(dir: &Path, segment_bytes_max: u64) -> (SegmentLog, Replay) {
+    let log = SegmentLog::open("WAL", dir, segment_bytes_max).expect("open");
     let replay = replay(&log);
     (log, replay)
 }
@@ -64,7 +64,7 @@ fn segment_files(dir: &Path) -> Vec<(u64, u64)> {
 const TWO_RECORDS: u64 = 2 * (16 + 8);
 
 /// A WAL in `dir` holding `seqs`, written in that order.
-fn write(dir: &Path, seqs: &[u64]) -> WalLog {
+fn write(dir: &Path, seqs: &[u64]) -> SegmentLog {
     let (log, _) = reopen(dir, TWO_RECORDS);
     for seq in seqs {
         log.append(*seq, &entry(*seq)).expect("append");
@@ -141,7 +141,7 @@ fn truncation_deletes_segments_wholly_below_the_watermark() {
 fn segments_found_at_open_are_kept_until_scanned() {
     let dir = tempfile::tempdir().expect("temp");
     drop(write(dir.path(), &[1, 2, 3]));
-    let log = WalLog::open(dir.path(), TWO_RECORDS).expect("open");
+    let log = SegmentLog::open("WAL", dir.path(), TWO_RECORDS).expect("open");
     assert_eq!(log.truncate_below(100).expect("truncate").segments, 0);
     replay(&log);
     assert_eq!(log.truncate_below(100).expect("truncate").segments, 2);
@@ -243,13 +243,13 @@ fn damaged_records_are_quarantined_once_and_the_rest_replays() {
 #[test]
 fn legacy_entries_become_a_segment_once() {
     let dir = tempfile::tempdir().expect("temp");
-    let log = WalLog::open(dir.path(), TWO_RECORDS).expect("open");
+    let log = SegmentLog::open("WAL", dir.path(), TWO_RECORDS).expect("open");
     let legacy = [(5u64, entry(5)), (9, entry(9)), (7, entry(7))];
     let moved = log
         .import_legacy(
             legacy
                 .iter()
-                .map(|(seq, bytes)| Ok::<_, WalLogError>((*seq, bytes))),
+                .map(|(seq, bytes)| Ok::<_, SegmentLogError>((*seq, bytes))),
         )
         .expect("import");
     assert_eq!(moved, 3);
@@ -258,7 +258,7 @@ fn legacy_entries_become_a_segment_once() {
         .import_legacy(
             legacy
                 .iter()
-                .map(|(seq, bytes)| Ok::<_, WalLogError>((*seq, bytes))),
+                .map(|(seq, bytes)| Ok::<_, SegmentLogError>((*seq, bytes))),
         )
         .expect("import");
     assert_eq!(again, 0);
@@ -293,7 +293,7 @@ fn records_over_the_limit_are_refused() {
     let large = vec![0u8; WAL_RECORD_BYTES_MAX as usize + 1];
     assert!(matches!(
         log.append(1, &large),
-        Err(WalLogError::RecordTooLarge { .. })
+        Err(SegmentLogError::RecordTooLarge { .. })
     ));
     assert_eq!(log.bytes(), 0);
 }

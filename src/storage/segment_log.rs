@@ -1,11 +1,14 @@
-//! The write-ahead log's files: append-only segments under `<data_dir>/wal/`.
-//! Owns: all WAL file I/O — segment files and their rotation, record framing and the
-//! frame checksum, fdatasync (group commit calls `sync`; `Flusher` flushes the rest),
-//! truncation by whole segments, repair of a torn tail, quarantine of damaged records
-//! under `wal/quarantine/`.
-//! Does not: interpret entries (opaque bytes here; `wal.rs` encodes them), touch sled,
+//! Append-only logs of records in segment files: the write-ahead log (`<data_dir>/wal/`)
+//! and the hot chunk log (`<data_dir>/chunks/`, see `hot.rs`) are two of these.
+//! Owns: all file I/O of both — segment files and their rotation (by size, or on
+//! request), record framing and the frame checksum, fdatasync (group commit calls
+//! `sync`; `Flusher` flushes the rest), reading a record back by its location,
+//! deletion by whole segments, repair of a torn tail, quarantine of damaged records
+//! under `<log>/quarantine/`.
+//! Does not: interpret entries (opaque bytes here; `wal.rs` and `hot.rs` encode them),
 //! or know series and the head.
-//! Limits: `WAL_SEGMENT_BYTES_MAX` (rotation), `WAL_RECORD_BYTES_MAX` (one record).
+//! Limits: the segment size given to `open` (`WAL_SEGMENT_BYTES_MAX`,
+//! `HOT_SEGMENT_BYTES_MAX`), `WAL_RECORD_BYTES_MAX` (one record).
 //!
 //! A record is a 16-byte frame header — entry length u32 LE, sequence number u64 LE,
 //! crc32c of those 12 bytes u32 LE — followed by the entry (docs/format/wal.md). The
@@ -23,7 +26,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const FRAME_HEADER_BYTES: usize = 16;
 
@@ -38,19 +41,19 @@ const LEGACY_TEMP_FILE: &str = "legacy.tmp";
 const QUARANTINE_DIR: &str = "quarantine";
 
 #[derive(Debug, thiserror::Error)]
-pub enum WalLogError {
-    #[error("WAL file {path}: {source}")]
+pub enum SegmentLogError {
+    #[error("log file {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("WAL record too large: encoded length is {bytes}, limit is {limit}")]
+    #[error("log record too large: encoded length is {bytes}, limit is {limit}")]
     RecordTooLarge { bytes: u64, limit: u64 },
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> WalLogError + use<> {
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SegmentLogError + use<> {
     let path = path.to_path_buf();
-    move |source| WalLogError::Io { path, source }
+    move |source| SegmentLogError::Io { path, source }
 }
 
 /// The frame header of a record with `length` bytes of entry.
@@ -96,13 +99,17 @@ impl SegmentSummary {
 struct ClosedSegment {
     number: u64,
     summary: SegmentSummary,
+    /// Opened for reading by the first `read` (or kept from when it was active).
+    file: Option<Arc<File>>,
 }
 
 struct ActiveSegment {
     number: u64,
-    /// Shared with `sync`, which fdatasyncs without holding the writer's lock.
+    /// Shared with `sync`, which fdatasyncs without holding the writer's lock, and
+    /// with `read`.
     file: Arc<File>,
     summary: SegmentSummary,
+    created: Instant,
 }
 
 struct Writer {
@@ -124,9 +131,11 @@ pub type RecordVisitor<'a, E> = dyn FnMut(u64, &[u8]) -> Result<(), E> + 'a;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RecordLocation {
     pub seq: u64,
-    segment: u64,
-    offset: u64,
-    length: u32,
+    pub segment: u64,
+    /// Of the frame header, from the start of the segment file.
+    pub offset: u64,
+    /// Of the entry.
+    pub length: u32,
 }
 
 /// What the first replay pass found.
@@ -149,7 +158,9 @@ pub struct Truncation {
     pub records: u64,
 }
 
-pub struct WalLog {
+pub struct SegmentLog {
+    /// What the log holds ("WAL", "hot chunk log"), for messages.
+    name: &'static str,
     dir: PathBuf,
     segment_bytes_max: u64,
     writer: Mutex<Writer>,
@@ -171,11 +182,16 @@ enum Frame {
     },
 }
 
-impl WalLog {
+impl SegmentLog {
     /// Opens (creating) the WAL folder and lists its segments. Nothing is read until
     /// `scan`, which must run before the first append or truncation.
-    pub fn open(dir: &Path, segment_bytes_max: u64) -> Result<WalLog, WalLogError> {
-        assert!(segment_bytes_max > 0);
+    pub fn open(
+        name: &'static str,
+        dir: &Path,
+        segment_bytes_max: u64,
+    ) -> Result<SegmentLog, SegmentLogError> {
+        // Locations keep offsets in 32 bits where memory counts (`hot.rs`).
+        assert!(segment_bytes_max > 0 && segment_bytes_max <= u64::from(u32::MAX));
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         // Left by a migration that was interrupted; the sled tree is still there.
         let _ = std::fs::remove_file(dir.join(LEGACY_TEMP_FILE));
@@ -190,10 +206,15 @@ impl WalLog {
                 records: 0,
                 seq_max: u64::MAX,
             };
-            closed.push(ClosedSegment { number, summary });
+            closed.push(ClosedSegment {
+                number,
+                summary,
+                file: None,
+            });
         }
         let next_number = closed.last().map_or(1, |segment| segment.number + 1);
-        Ok(WalLog {
+        Ok(SegmentLog {
+            name,
             dir: dir.to_path_buf(),
             segment_bytes_max,
             writer: Mutex::new(Writer {
@@ -223,25 +244,22 @@ impl WalLog {
         writer.closed.len() + usize::from(writer.active.is_some())
     }
 
-    /// Appends one record. It is in the page cache on return; `sync` (or the flusher)
-    /// puts it on disk.
-    pub fn append(&self, seq: u64, entry: &[u8]) -> Result<(), WalLogError> {
+    /// Appends one record and says where it went. It is in the page cache on return;
+    /// `sync` (or the flusher) puts it on disk.
+    pub fn append(&self, seq: u64, entry: &[u8]) -> Result<RecordLocation, SegmentLogError> {
         assert!(
             seq != SEQ_QUARANTINED,
-            "BUG: WAL sequence numbers start at 1"
+            "BUG: log sequence numbers start at 1"
         );
         let length = entry.len() as u64;
         if length > WAL_RECORD_BYTES_MAX {
-            return Err(WalLogError::RecordTooLarge {
+            return Err(SegmentLogError::RecordTooLarge {
                 bytes: length,
                 limit: WAL_RECORD_BYTES_MAX,
             });
         }
-        // One buffer, one write: a crash leaves a prefix of the record, never a gap.
-        let mut frame = Vec::with_capacity(FRAME_HEADER_BYTES + entry.len());
-        frame.extend_from_slice(&frame_header(length as u32, seq));
-        frame.extend_from_slice(entry);
-        let frame_bytes = frame.len() as u64;
+        let header = frame_header(length as u32, seq);
+        let frame_bytes = (FRAME_HEADER_BYTES + entry.len()) as u64;
         let mut writer = self.lock();
         let full = writer.active.as_ref().is_none_or(|active| {
             active.summary.bytes > 0 && active.summary.bytes + frame_bytes > self.segment_bytes_max
@@ -251,9 +269,15 @@ impl WalLog {
             self.create_active(&mut writer)?;
         }
         let Some(active) = writer.active.as_mut() else {
-            unreachable!("BUG: no active WAL segment after creating one");
+            unreachable!("BUG: no active segment after creating one");
         };
-        if let Err(error) = (&*active.file).write_all(&frame) {
+        let location = RecordLocation {
+            seq,
+            segment: active.number,
+            offset: active.summary.bytes,
+            length: length as u32,
+        };
+        if let Err(error) = write_frame(&active.file, &header, entry) {
             // Cut a partial write back off so no record follows a torn one in the file.
             let undone = active.file.set_len(active.summary.bytes).is_ok();
             let path = segment_path(&self.dir, active.number);
@@ -265,11 +289,78 @@ impl WalLog {
         active.summary.seq_max = active.summary.seq_max.max(seq);
         self.bytes.fetch_add(frame_bytes, Ordering::Relaxed);
         self.dirty.store(true, Ordering::SeqCst);
-        Ok(())
+        Ok(location)
+    }
+
+    /// Reads back the entry at `location` (from `append` or `scan`); `None` when its
+    /// segment has been removed since.
+    pub fn read(&self, location: &RecordLocation) -> Result<Option<Vec<u8>>, SegmentLogError> {
+        let path = segment_path(&self.dir, location.segment);
+        let file = {
+            let mut writer = self.lock();
+            if let Some(active) = writer
+                .active
+                .as_ref()
+                .filter(|active| active.number == location.segment)
+            {
+                Arc::clone(&active.file)
+            } else {
+                let Some(closed) = writer
+                    .closed
+                    .iter_mut()
+                    .find(|segment| segment.number == location.segment)
+                else {
+                    return Ok(None);
+                };
+                match &closed.file {
+                    Some(file) => Arc::clone(file),
+                    None => {
+                        let file = Arc::new(File::open(&path).map_err(io_error(&path))?);
+                        closed.file = Some(Arc::clone(&file));
+                        file
+                    }
+                }
+            }
+        };
+        let mut entry = vec![0u8; location.length as usize];
+        file.read_exact_at(&mut entry, location.offset + FRAME_HEADER_BYTES as u64)
+            .map_err(io_error(&path))?;
+        Ok(Some(entry))
+    }
+
+    /// Numbers of the closed segments (every segment but the active one), ascending.
+    pub fn closed_segments(&self) -> Vec<u64> {
+        self.lock()
+            .closed
+            .iter()
+            .map(|segment| segment.number)
+            .collect()
+    }
+
+    /// Closes the active segment when `close(age, bytes)` says so; the next append
+    /// starts a new one. Returns whether it closed one.
+    pub fn rotate_if(
+        &self,
+        close: impl FnOnce(Duration, u64) -> bool,
+    ) -> Result<bool, SegmentLogError> {
+        let mut writer = self.lock();
+        let Some(active) = writer.active.as_ref() else {
+            return Ok(false);
+        };
+        if active.summary.bytes == 0 || !close(active.created.elapsed(), active.summary.bytes) {
+            return Ok(false);
+        }
+        self.rotate(&mut writer)?;
+        Ok(true)
+    }
+
+    /// The active segment's number, if there is one.
+    pub fn active_segment(&self) -> Option<u64> {
+        self.lock().active.as_ref().map(|active| active.number)
     }
 
     /// Closes the active segment, if any: fdatasync, then it joins the closed ones.
-    fn rotate(&self, writer: &mut Writer) -> Result<(), WalLogError> {
+    fn rotate(&self, writer: &mut Writer) -> Result<(), SegmentLogError> {
         writer.rotate_next = false;
         let Some(active) = writer.active.take() else {
             return Ok(());
@@ -289,17 +380,19 @@ impl WalLog {
         writer.closed.push(ClosedSegment {
             number: active.number,
             summary: active.summary,
+            file: Some(active.file),
         });
         Ok(())
     }
 
     /// Creates the next segment and fsyncs the folder, so that a record synced into
     /// the new file is not lost with a directory entry that never reached disk.
-    fn create_active(&self, writer: &mut Writer) -> Result<(), WalLogError> {
+    fn create_active(&self, writer: &mut Writer) -> Result<(), SegmentLogError> {
         assert!(writer.active.is_none());
         let number = writer.next_number;
         let path = segment_path(&self.dir, number);
         let file = OpenOptions::new()
+            .read(true)
             .append(true)
             .create_new(true)
             .open(&path)
@@ -313,6 +406,7 @@ impl WalLog {
             number,
             file: Arc::new(file),
             summary: SegmentSummary::EMPTY,
+            created: Instant::now(),
         });
         Ok(())
     }
@@ -320,7 +414,7 @@ impl WalLog {
     /// Puts every record appended so far on disk (fdatasync of the active segment;
     /// closed segments were synced when they were closed). Does not hold the writer's
     /// lock during the fsync, so appends go on meanwhile.
-    pub fn sync(&self) -> Result<(), WalLogError> {
+    pub fn sync(&self) -> Result<(), SegmentLogError> {
         self.dirty.store(false, Ordering::SeqCst);
         let active = {
             let writer = self.lock();
@@ -339,7 +433,7 @@ impl WalLog {
     }
 
     /// `sync`, when something was appended since the last one.
-    pub fn sync_if_dirty(&self) -> Result<(), WalLogError> {
+    pub fn sync_if_dirty(&self) -> Result<(), SegmentLogError> {
         if self.dirty.load(Ordering::SeqCst) {
             self.sync()?;
         }
@@ -350,28 +444,48 @@ impl WalLog {
     /// `watermark`. The active segment is closed first when that holds for it too, so
     /// a WAL that receives nothing shrinks to no files at all. The caller has made
     /// everything those records describe durable elsewhere.
-    pub fn truncate_below(&self, watermark: u64) -> Result<Truncation, WalLogError> {
+    pub fn truncate_below(&self, watermark: u64) -> Result<Truncation, SegmentLogError> {
         assert!(watermark > SEQ_QUARANTINED);
+        self.remove_closed(
+            |active| active.seq_max < watermark,
+            |segment| segment.summary.seq_max < watermark,
+        )
+    }
+
+    /// Deletes the closed segments `numbers` (the active one is never among them). The
+    /// caller has made everything their records describe durable elsewhere.
+    pub fn remove_segments(&self, numbers: &[u64]) -> Result<Truncation, SegmentLogError> {
+        self.remove_closed(|_| false, |segment| numbers.contains(&segment.number))
+    }
+
+    /// Closes the active segment when `close_active` holds for it, then deletes the
+    /// closed segments `remove` picks.
+    fn remove_closed(
+        &self,
+        close_active: impl FnOnce(&SegmentSummary) -> bool,
+        remove: impl Fn(&ClosedSegment) -> bool,
+    ) -> Result<Truncation, SegmentLogError> {
         let removed = {
             let mut writer = self.lock();
-            let idle = writer.active.as_ref().is_some_and(|active| {
-                active.summary.bytes > 0 && active.summary.seq_max < watermark
-            });
+            let idle = writer
+                .active
+                .as_ref()
+                .is_some_and(|active| active.summary.bytes > 0 && close_active(&active.summary));
             if idle {
                 self.rotate(&mut writer)?;
             }
             let (removed, kept) = std::mem::take(&mut writer.closed)
                 .into_iter()
-                .partition(|segment| segment.summary.seq_max < watermark);
+                .partition(|segment| remove(segment));
             writer.closed = kept;
             removed
         };
         let mut truncation = Truncation::default();
-        let mut removed = removed.into_iter();
+        let mut removed: std::vec::IntoIter<ClosedSegment> = removed.into_iter();
         while let Some(segment) = removed.next() {
             let path = segment_path(&self.dir, segment.number);
             if let Err(error) = std::fs::remove_file(&path) {
-                // Keep track of what is still on disk, so a later checkpoint retries.
+                // Keep track of what is still on disk, so a later call retries.
                 let mut writer = self.lock();
                 writer.closed.push(segment);
                 writer.closed.extend(removed);
@@ -389,6 +503,15 @@ impl WalLog {
         Ok(truncation)
     }
 
+    /// Copies the damaged record at `location` to quarantine and marks it so that
+    /// later scans skip it (see `quarantine_record`).
+    pub fn quarantine(&self, location: &RecordLocation) -> Result<(), SegmentLogError> {
+        let Some(entry) = self.read(location)? else {
+            return Ok(());
+        };
+        self.quarantine_record(location.segment, location.offset, location.length, &entry)
+    }
+
     /// Reads every segment, checking each frame and handing each entry to `check`
     /// (the caller decodes it; an `Err` means the entry is damaged). Repairs as it
     /// goes: an incomplete record at the end of the last segment is a crash mid-write
@@ -397,9 +520,9 @@ impl WalLog {
     pub fn scan<E: std::fmt::Display>(
         &self,
         check: &mut RecordVisitor<'_, E>,
-    ) -> Result<ScanReport, WalLogError> {
+    ) -> Result<ScanReport, SegmentLogError> {
         let mut writer = self.lock();
-        assert!(writer.active.is_none(), "BUG: WAL scanned after appends");
+        assert!(writer.active.is_none(), "BUG: log scanned after appends");
         let mut report = ScanReport::default();
         let last = writer.closed.last().map(|segment| segment.number);
         let mut bytes = 0;
@@ -419,7 +542,7 @@ impl WalLog {
         is_last: bool,
         check: &mut RecordVisitor<'_, E>,
         report: &mut ScanReport,
-    ) -> Result<SegmentSummary, WalLogError> {
+    ) -> Result<SegmentSummary, SegmentLogError> {
         let path = segment_path(&self.dir, number);
         let file = File::open(&path).map_err(io_error(&path))?;
         let file_bytes = file.metadata().map_err(io_error(&path))?.len();
@@ -455,8 +578,8 @@ impl WalLog {
                         summary.seq_max = summary.seq_max.max(seq);
                     }
                     Err(error) => {
-                        tracing::error!(segment = %path.display(), offset, seq, %error,
-                            "corrupt WAL record quarantined; the rest is replayed");
+                        tracing::error!(log = self.name, segment = %path.display(), offset, seq, %error,
+                            "corrupt record quarantined; the rest is read");
                         self.quarantine_record(number, offset, length, &entry)?;
                         report.corrupt += 1;
                     }
@@ -478,16 +601,16 @@ impl WalLog {
         file_bytes: u64,
         torn: bool,
         report: &mut ScanReport,
-    ) -> Result<(), WalLogError> {
+    ) -> Result<(), SegmentLogError> {
         let path = segment_path(&self.dir, number);
         let cut = file_bytes - offset;
         if torn {
-            tracing::info!(segment = %path.display(), offset, bytes = cut,
-                "incomplete WAL record at the end of the log (a crash mid-write) cut off");
+            tracing::info!(log = self.name, segment = %path.display(), offset, bytes = cut,
+                "incomplete record at the end of the log (a crash mid-write) cut off");
             report.torn += 1;
         } else {
-            tracing::error!(segment = %path.display(), offset, bytes = cut,
-                "unreadable WAL record header: the rest of the segment is quarantined");
+            tracing::error!(log = self.name, segment = %path.display(), offset, bytes = cut,
+                "unreadable record header: the rest of the segment is quarantined");
             let target = self.quarantine_path(number, offset)?;
             let mut source = File::open(&path).map_err(io_error(&path))?;
             std::io::Seek::seek(&mut source, std::io::SeekFrom::Start(offset))
@@ -514,7 +637,7 @@ impl WalLog {
         offset: u64,
         length: u32,
         entry: &[u8],
-    ) -> Result<(), WalLogError> {
+    ) -> Result<(), SegmentLogError> {
         let target = self.quarantine_path(number, offset)?;
         let mut copy = File::create(&target).map_err(io_error(&target))?;
         copy.write_all(&frame_header(length, SEQ_QUARANTINED))
@@ -533,14 +656,14 @@ impl WalLog {
     }
 
     /// `wal/quarantine/<segment>-<offset>`, creating the folder.
-    fn quarantine_path(&self, number: u64, offset: u64) -> Result<PathBuf, WalLogError> {
+    fn quarantine_path(&self, number: u64, offset: u64) -> Result<PathBuf, SegmentLogError> {
         let dir = self.dir.join(QUARANTINE_DIR);
         std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         Ok(dir.join(format!("{number:08}-{offset:012}")))
     }
 
     /// Hands the entries at `records` (from `scan`) to `apply`, in the given order.
-    pub fn read_records<E: From<WalLogError>>(
+    pub fn read_records<E: From<SegmentLogError>>(
         &self,
         records: &[RecordLocation],
         apply: &mut RecordVisitor<'_, E>,
@@ -567,7 +690,7 @@ impl WalLog {
     /// before `scan`. Written to a temporary file and renamed, so a crash leaves either
     /// the whole segment or none; if a segment already exists, an earlier migration got
     /// as far as the rename and nothing is written. Returns the entries written.
-    pub fn import_legacy<B: AsRef<[u8]>, E: From<WalLogError>>(
+    pub fn import_legacy<B: AsRef<[u8]>, E: From<SegmentLogError>>(
         &self,
         entries: impl Iterator<Item = Result<(u64, B), E>>,
     ) -> Result<u64, E> {
@@ -585,7 +708,7 @@ impl WalLog {
             let entry = entry.as_ref();
             let length = entry.len() as u64;
             if length > WAL_RECORD_BYTES_MAX {
-                return Err(WalLogError::RecordTooLarge {
+                return Err(SegmentLogError::RecordTooLarge {
                     bytes: length,
                     limit: WAL_RECORD_BYTES_MAX,
                 }
@@ -614,10 +737,36 @@ impl WalLog {
                 records: count,
                 seq_max: u64::MAX,
             },
+            file: None,
         });
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         Ok(count)
     }
+}
+
+/// Writes header and entry with as few `writev` calls as the kernel allows (one, in
+/// practice), without copying the entry: in an append-only file a crash leaves a
+/// prefix of the record, never a gap.
+fn write_frame(mut file: &File, header: &[u8], entry: &[u8]) -> std::io::Result<()> {
+    let total = header.len() + entry.len();
+    let mut written = 0;
+    while written < total {
+        let result = if written < header.len() {
+            file.write_vectored(&[
+                std::io::IoSlice::new(&header[written..]),
+                std::io::IoSlice::new(entry),
+            ])
+        } else {
+            file.write(&entry[written - header.len()..])
+        };
+        match result {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(count) => written += count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Reads the frame header at the reader's position; `remaining` is what the file
@@ -662,7 +811,7 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
 }
 
 /// Segment numbers in `dir` (files named by digits only), ascending.
-fn list_segments(dir: &Path) -> Result<Vec<u64>, WalLogError> {
+fn list_segments(dir: &Path) -> Result<Vec<u64>, SegmentLogError> {
     let mut numbers = Vec::new();
     for item in std::fs::read_dir(dir).map_err(io_error(dir))? {
         let item = item.map_err(io_error(dir))?;
@@ -685,7 +834,7 @@ fn list_segments(dir: &Path) -> Result<Vec<u64>, WalLogError> {
 
 /// Fsyncs a folder, so that files created, renamed or deleted in it stay so after a
 /// power loss.
-fn sync_dir(dir: &Path) -> Result<(), WalLogError> {
+fn sync_dir(dir: &Path) -> Result<(), SegmentLogError> {
     File::open(dir)
         .and_then(|handle| handle.sync_all())
         .map_err(io_error(dir))
@@ -700,7 +849,7 @@ pub struct Flusher {
 }
 
 impl Flusher {
-    pub fn start(wal_log: Arc<WalLog>, interval: Duration) -> Result<Flusher, WalLogError> {
+    pub fn start(wal_log: Arc<SegmentLog>, interval: Duration) -> Result<Flusher, SegmentLogError> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
         let dir = wal_log.dir.clone();
@@ -715,7 +864,7 @@ impl Flusher {
     }
 }
 
-fn flush_until_stopped(wal_log: &WalLog, stop: &(Mutex<bool>, Condvar), interval: Duration) {
+fn flush_until_stopped(wal_log: &SegmentLog, stop: &(Mutex<bool>, Condvar), interval: Duration) {
     let (stopped, wake) = stop;
     loop {
         let stop_now = {

@@ -1,0 +1,230 @@
+//! Rollups: per series and bucket, what PromQL's functions need of the raw samples in
+//! it, so that long ranges are answered from a few points per hour or minute.
+//! Owns: the bucket aggregates, how raw samples map to buckets, and the encoding of a
+//! block of buckets (docs/format/storage-sqlite.md, table `rollup`).
+//! Does not: store blocks (`cold.rs`), decide which tier a query reads (the querier),
+//! or evaluate functions (the engine gets samples derived from buckets).
+//!
+//! Buckets are left-open like PromQL's ranges: the bucket ending at `end` holds the
+//! samples with `end - resolution < t <= end`. A query whose windows are whole buckets
+//! (`[1h]` at a step that is a multiple of 1 h, on the 1 h tier) therefore sees exactly
+//! the raw samples those windows hold, in aggregate.
+//!
+//! Counters: a bucket keeps its first and last sample and the reset-adjusted increase
+//! between them; the increase from one bucket's last sample to the next bucket's first
+//! is computed at read time from those raw values (a drop is a reset, as in
+//! `rate()`). Nothing depends on earlier buckets, so buckets are written independently,
+//! in any order, and backfilled data needs no rewrite of what follows it.
+//!
+//! Stale markers count as no sample in every aggregate; a bucket whose final sample
+//! is a stale marker records when, so selectors on the tier see the series end.
+
+use super::chunk::{self, ChunkError};
+use crate::model::{Sample, is_stale_nan, kahan_add, kahan_total};
+
+/// The aggregates of one bucket. `first*`/`last*` are NaN and `i64::MIN` when the
+/// bucket held only stale markers (`count == 0`).
+#[derive(Clone, Copy, Debug)]
+pub struct Bucket {
+    pub end: i64,
+    /// Samples in the bucket, stale markers not counted.
+    pub count: u32,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    pub first_t: i64,
+    pub first: f64,
+    pub last_t: i64,
+    pub last: f64,
+    /// Reset-adjusted increase from `first` to `last`: the sum of every rise between
+    /// consecutive samples, and of the value after each drop (a counter reset).
+    pub increase: f64,
+    /// Time of the bucket's final sample when that is a stale marker.
+    pub stale_t: Option<i64>,
+}
+
+impl PartialEq for Bucket {
+    /// Bit-exact on floats, so NaN aggregates compare equal to themselves.
+    fn eq(&self, other: &Bucket) -> bool {
+        let floats = |bucket: &Bucket| {
+            [
+                bucket.sum,
+                bucket.min,
+                bucket.max,
+                bucket.first,
+                bucket.last,
+                bucket.increase,
+            ]
+            .map(f64::to_bits)
+        };
+        (
+            self.end,
+            self.count,
+            self.first_t,
+            self.last_t,
+            self.stale_t,
+        ) == (
+            other.end,
+            other.count,
+            other.first_t,
+            other.last_t,
+            other.stale_t,
+        ) && floats(self) == floats(other)
+    }
+}
+
+/// The end of the bucket of `resolution` ms holding a sample at `t`.
+pub fn bucket_end(t: i64, resolution: i64) -> i64 {
+    t.saturating_sub(1)
+        .div_euclid(resolution)
+        .saturating_mul(resolution)
+        .saturating_add(resolution)
+}
+
+/// The counter increase from `previous` to `value` as `rate()` counts it.
+pub fn counter_step(previous: f64, value: f64) -> f64 {
+    if value < previous {
+        value
+    } else {
+        value - previous
+    }
+}
+
+/// The buckets of `samples` (sorted by time, one per timestamp) at `resolution` ms.
+/// Sums are compensated (Kahan–Neumaier), as the engine's `sum_over_time` is.
+pub fn buckets(samples: &[Sample], resolution: i64) -> Vec<Bucket> {
+    debug_assert!(resolution > 0);
+    debug_assert!(samples.windows(2).all(|pair| pair[0].t < pair[1].t));
+    let mut result: Vec<Bucket> = Vec::new();
+    // The open bucket's compensation, folded into its sum when it closes.
+    let mut compensation = 0.0;
+    for sample in samples {
+        let end = bucket_end(sample.t, resolution);
+        if result.last().is_none_or(|bucket| bucket.end != end) {
+            if let Some(closed) = result.last_mut() {
+                closed.sum = kahan_total(closed.sum, compensation);
+            }
+            compensation = 0.0;
+            result.push(Bucket {
+                end,
+                count: 0,
+                sum: 0.0,
+                min: f64::NAN,
+                max: f64::NAN,
+                first_t: i64::MIN,
+                first: f64::NAN,
+                last_t: i64::MIN,
+                last: f64::NAN,
+                increase: 0.0,
+                stale_t: None,
+            });
+        }
+        let Some(bucket) = result.last_mut() else {
+            continue;
+        };
+        if is_stale_nan(sample.v) {
+            bucket.stale_t = Some(sample.t);
+            continue;
+        }
+        bucket.stale_t = None;
+        let v = sample.v;
+        if bucket.count == 0 {
+            bucket.first_t = sample.t;
+            bucket.first = v;
+            bucket.min = v;
+            bucket.max = v;
+        } else {
+            bucket.increase += counter_step(bucket.last, v);
+            // As Prometheus' min_over_time/max_over_time: NaN only when all are NaN.
+            if v < bucket.min || bucket.min.is_nan() {
+                bucket.min = v;
+            }
+            if v > bucket.max || bucket.max.is_nan() {
+                bucket.max = v;
+            }
+        }
+        (bucket.sum, compensation) = kahan_add(v, bucket.sum, compensation);
+        bucket.last_t = sample.t;
+        bucket.last = v;
+        bucket.count += 1;
+    }
+    if let Some(closed) = result.last_mut() {
+        closed.sum = kahan_total(closed.sum, compensation);
+    }
+    result
+}
+
+/// Columns of a rollup block: integer columns, then float columns.
+const INT_COLUMNS: usize = 5;
+const FLOAT_COLUMNS: usize = 6;
+
+/// Encodes buckets (sorted by end, all of one block) as a column table; ends are
+/// stored as bucket numbers after `block_start`, sample times as offsets back from the
+/// bucket's end.
+pub fn encode_block(
+    block_start: i64,
+    resolution: i64,
+    buckets: &[Bucket],
+) -> Result<Vec<u8>, ChunkError> {
+    let index: Vec<i64> = buckets
+        .iter()
+        .map(|bucket| (bucket.end - block_start) / resolution)
+        .collect();
+    let count: Vec<i64> = buckets
+        .iter()
+        .map(|bucket| i64::from(bucket.count))
+        .collect();
+    let back = |t: i64, end: i64| if t == i64::MIN { -1 } else { end - t };
+    let first_back: Vec<i64> = buckets.iter().map(|b| back(b.first_t, b.end)).collect();
+    let last_back: Vec<i64> = buckets.iter().map(|b| back(b.last_t, b.end)).collect();
+    let stale_back: Vec<i64> = buckets
+        .iter()
+        .map(|b| b.stale_t.map_or(-1, |t| b.end - t))
+        .collect();
+    let column = |get: fn(&Bucket) -> f64| buckets.iter().map(get).collect::<Vec<f64>>();
+    let floats = [
+        column(|b| b.sum),
+        column(|b| b.min),
+        column(|b| b.max),
+        column(|b| b.first),
+        column(|b| b.last),
+        column(|b| b.increase),
+    ];
+    let ints: [&[i64]; INT_COLUMNS] = [&index, &count, &first_back, &last_back, &stale_back];
+    let float_refs: Vec<&[f64]> = floats.iter().map(Vec::as_slice).collect();
+    chunk::pco::encode_columns(&ints, &float_refs)
+}
+
+/// Decodes a block written by `encode_block`.
+pub fn decode_block(
+    block_start: i64,
+    resolution: i64,
+    bytes: &[u8],
+) -> Result<Vec<Bucket>, ChunkError> {
+    let (ints, floats) = chunk::pco::decode_columns(bytes, INT_COLUMNS, FLOAT_COLUMNS)?;
+    let rows = ints.first().map_or(0, Vec::len);
+    let mut result = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let end = block_start + ints[0][row] * resolution;
+        let at = |offset: i64| if offset < 0 { i64::MIN } else { end - offset };
+        let count = u32::try_from(ints[1][row])
+            .map_err(|_| ChunkError::Corrupt(format!("bucket count {}", ints[1][row])))?;
+        result.push(Bucket {
+            end,
+            count,
+            sum: floats[0][row],
+            min: floats[1][row],
+            max: floats[2][row],
+            first: floats[3][row],
+            last: floats[4][row],
+            increase: floats[5][row],
+            first_t: at(ints[2][row]),
+            last_t: at(ints[3][row]),
+            stale_t: (ints[4][row] >= 0).then(|| end - ints[4][row]),
+        });
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests;
