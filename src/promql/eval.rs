@@ -24,6 +24,20 @@ pub struct EvalOptions {
     pub deadline: Option<Instant>,
     /// Step of a subquery written without one (`x[10m:]`).
     pub subquery_step_ms: i64,
+    /// Which storage tier selectors read (`tier=` on the API).
+    pub tier: TierRequest,
+}
+
+/// The tier a query asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TierRequest {
+    /// Per selector, the coarsest tier that answers exactly and is no finer than the
+    /// step needs, among those holding the whole range (`TierPlan` in `tiers.rs`).
+    #[default]
+    Auto,
+    Raw,
+    /// The rollup tier of this resolution (ms), exact or not.
+    Rollup(i64),
 }
 
 impl Default for EvalOptions {
@@ -33,6 +47,7 @@ impl Default for EvalOptions {
             samples_max: 50_000_000,
             deadline: None,
             subquery_step_ms: 60_000,
+            tier: TierRequest::Auto,
         }
     }
 }
@@ -80,6 +95,16 @@ pub struct EvalStats {
     pub series_selected: u64,
 }
 
+/// How a function uses a range vector, for choosing its tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeUse {
+    /// The samples themselves (a range vector as a query's result): raw data only.
+    Samples,
+    /// A function of the window; `exact` when it can be computed exactly from the
+    /// buckets of windows that are whole buckets.
+    Function { exact: bool },
+}
+
 /// A range vector argument: series with their samples, and how each step maps to the
 /// end of its window. Series of a matrix selector are decoded one at a time by
 /// `next_series`, so a query over thousands of series holds one series' samples at
@@ -94,6 +119,8 @@ pub struct RangeArg<'a> {
     pub offset: i64,
     /// Resolved `@` time.
     pub at: Option<i64>,
+    /// The rollup tier (resolution, ms) the pending series are read from.
+    pub resolution: Option<i64>,
 }
 
 impl<'a> RangeArg<'a> {
@@ -209,6 +236,8 @@ pub struct Evaluator<'a> {
     ticks: u32,
     /// Samples and points charged and not yet released.
     held: u64,
+    /// Names of the tiers that served the query's selectors.
+    pub tiers_served: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -228,6 +257,7 @@ impl<'a> Evaluator<'a> {
             annotations: Vec::new(),
             ticks: 0,
             held: 0,
+            tiers_served: std::collections::BTreeSet::new(),
         }
     }
 
@@ -332,7 +362,7 @@ impl<'a> Evaluator<'a> {
             },
             Expr::Selector(selector) => self.eval_selector(selector, steps, false),
             Expr::Matrix { .. } | Expr::Subquery { .. } => {
-                let mut range = self.eval_range(expr, steps)?;
+                let mut range = self.eval_range(expr, steps, RangeUse::Samples)?;
                 Ok(Value::Matrix(range.all_series(self)?))
             }
             Expr::Binary { .. } => super::binary::eval(self, expr, steps),
@@ -379,6 +409,39 @@ impl<'a> Evaluator<'a> {
                 other.type_name()
             ))),
         }
+    }
+
+    /// The tier `read` is served from (`tiers::plan`), noted for the response; a
+    /// warning when its answer is approximate, or when raw data was asked for and
+    /// part of the range has expired from it.
+    pub fn choose_tier(&mut self, read: &super::tiers::Read) -> Option<i64> {
+        let coverage = self.storage.tier_coverage();
+        let plan = super::tiers::plan(&coverage, self.options.tier, read);
+        if let Some(reason) = &plan.approximate {
+            self.warn(
+                read.span,
+                format!(
+                    "served from the {} rollup tier, which cannot answer this exactly ({reason}); the result is approximate",
+                    plan.tier_name
+                ),
+            );
+        } else if plan.resolution.is_none()
+            && let Some(raw) = coverage
+                .iter()
+                .find(|tier| tier.tier.resolution_ms.is_none())
+            && !raw.covers(read.mint)
+        {
+            self.warn(
+                read.span,
+                format!(
+                    "raw samples before {} have expired (retention {}); older parts of the result are missing",
+                    format_ms(raw.from_t),
+                    crate::config::units::format_duration(raw.tier.retention)
+                ),
+            );
+        }
+        self.tiers_served.insert(plan.tier_name);
+        plan.resolution
     }
 
     /// The series of `selector` that may have samples in `[mint, maxt]`
@@ -431,11 +494,16 @@ impl<'a> Evaluator<'a> {
             Some(at) => (at - selector.offset, at - selector.offset),
             None => (steps.start - selector.offset, steps.end - selector.offset),
         };
-        let hints = SelectHints {
-            step_ms: Some(steps.step),
-            function: None,
-        };
-        let selected = self.select(selector, first - lookback + 1, last, &hints)?;
+        let mint = first - lookback + 1;
+        let resolution = self.choose_tier(&super::tiers::Read {
+            span: selector.span,
+            mint,
+            first_end: first,
+            step: (at.is_none() && steps.len() > 1).then_some(steps.step),
+            window: None,
+            exact: true,
+        });
+        let selected = self.select(selector, mint, last, &SelectHints { resolution })?;
         let mut result = Vec::with_capacity(selected.len());
         for data in selected {
             let Some(series) = self.decode(data, false)? else {
@@ -461,10 +529,15 @@ impl<'a> Evaluator<'a> {
         Ok(Value::Vector(result))
     }
 
-    /// A range vector argument (`x[5m]` or a subquery) for all steps.
-    pub fn eval_range(&mut self, expr: &Expr, steps: &Steps) -> Result<RangeArg<'a>, EvalError> {
+    /// A range vector argument (`x[5m]` or a subquery) for all steps, read for `usage`.
+    pub fn eval_range(
+        &mut self,
+        expr: &Expr,
+        steps: &Steps,
+        usage: RangeUse,
+    ) -> Result<RangeArg<'a>, EvalError> {
         match expr {
-            Expr::Paren { expr, .. } => self.eval_range(expr, steps),
+            Expr::Paren { expr, .. } => self.eval_range(expr, steps, usage),
             Expr::Matrix {
                 selector, range, ..
             } => {
@@ -473,17 +546,29 @@ impl<'a> Evaluator<'a> {
                     Some(at) => (at - selector.offset, at - selector.offset),
                     None => (steps.start - selector.offset, steps.end - selector.offset),
                 };
-                let hints = SelectHints {
-                    step_ms: Some(steps.step),
-                    function: None,
+                let mint = first - range + 1;
+                let resolution = match usage {
+                    RangeUse::Samples => {
+                        self.tiers_served.insert("raw".into());
+                        None
+                    }
+                    RangeUse::Function { exact } => self.choose_tier(&super::tiers::Read {
+                        span: selector.span,
+                        mint,
+                        first_end: first,
+                        step: (at.is_none() && steps.len() > 1).then_some(steps.step),
+                        window: Some(*range),
+                        exact,
+                    }),
                 };
-                let selected = self.select(selector, first - range + 1, last, &hints)?;
+                let selected = self.select(selector, mint, last, &SelectHints { resolution })?;
                 Ok(RangeArg {
                     series: Vec::new(),
                     pending: selected.into_iter(),
                     range: *range,
                     offset: selector.offset,
                     at,
+                    resolution,
                 })
             }
             Expr::Subquery {
@@ -552,6 +637,7 @@ impl<'a> Evaluator<'a> {
                     range: *range,
                     offset: *offset,
                     at,
+                    resolution: None,
                 })
             }
             other => Err(EvalError::Execution(format!(
@@ -562,10 +648,19 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// A time for messages: RFC 3339 in UTC.
+fn format_ms(t: i64) -> String {
+    jiff::Timestamp::from_millisecond(t).map_or_else(|_| format!("{t} ms"), |ts| ts.to_string())
+}
+
 /// A series' samples as the evaluator holds them: stored NaNs that look like our
 /// "absent" marker made plain, stale markers dropped when `drop_stale`.
 pub fn decode_samples(data: SeriesData<'_>, drop_stale: bool) -> Vec<Sample> {
-    let mut samples = data.into_vec();
+    let mut samples = if data.resolution().is_some() {
+        super::tiers::bucket_points(&data.into_buckets())
+    } else {
+        data.into_vec()
+    };
     if drop_stale {
         samples.retain(|sample| !is_stale_nan(sample.v));
     }
@@ -656,6 +751,7 @@ mod tests {
             range: 120_000,
             offset: 0,
             at: None,
+            resolution: None,
         };
         let steps = Steps {
             start: 120_000,

@@ -15,12 +15,13 @@ pub mod parse;
 pub mod promqltest;
 pub mod signatures;
 pub mod testfmt;
+pub mod tiers;
 pub mod value;
 
 use crate::model::{Labels, Sample};
 use crate::storage::Storage;
 use ast::{Expr, ValueType};
-pub use eval::{Annotation, AnnotationKind, EvalError, EvalOptions, EvalStats};
+pub use eval::{Annotation, AnnotationKind, EvalError, EvalOptions, EvalStats, TierRequest};
 /// foldhash, seeded per process: label sets hashed once or twice per series.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use value::{QueryValue, RangeSeries, StepSeries, Steps, Value, is_absent};
@@ -50,6 +51,9 @@ pub struct QueryResult {
     pub value: QueryValue,
     pub annotations: Vec<Annotation>,
     pub stats: EvalStats,
+    /// Names of the storage tiers that served the query (`raw`, `1m`, ...), finest
+    /// first; empty when it read no data.
+    pub tiers: Vec<String>,
 }
 
 /// Evaluates `query` at `t` (milliseconds).
@@ -121,10 +125,12 @@ pub fn evaluate(
     } else {
         to_instant(value, steps.start)?
     };
+    let tiers = tiers::in_order(storage, &evaluator.tiers_served);
     Ok(QueryResult {
         value,
         annotations: evaluator.annotations,
         stats: evaluator.stats,
+        tiers,
     })
 }
 

@@ -8,7 +8,7 @@
 use super::ast::{At, Expr};
 use super::testfmt::{self, Command, Eval, EvalMode, ExpectKind, LabelPairs, Load, MessageMatch};
 use super::value::{QueryValue, Steps};
-use super::{AnnotationKind, EvalOptions, QueryError, QueryResult};
+use super::{AnnotationKind, EvalOptions, QueryError, QueryResult, TierRequest};
 use crate::model::{Labels, Sample, is_stale_nan};
 use crate::storage::{Durability, SeriesSamples, Storage, StorageOptions};
 use std::path::Path;
@@ -53,11 +53,31 @@ struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-fn fresh_storage() -> Result<Fixture, String> {
+/// What tandem's own files set with `# tandem:` lines.
+#[derive(Clone, Debug, Default)]
+struct FileSettings {
+    options: EvalOptions,
+    /// Rollup resolutions (ms), from `# tandem: tiers = 1m 1h`. With them, loaded
+    /// data is compacted (so rollups are written) and every eval runs once per tier
+    /// (forced raw, each rollup tier forced, and auto), all against the same
+    /// expected result.
+    rollups: Vec<i64>,
+}
+
+fn fresh_storage(settings: &FileSettings) -> Result<Fixture, String> {
     let dir = tempfile::tempdir().map_err(|error| format!("temporary directory: {error}"))?;
     let mut options = StorageOptions::new(dir.path());
     // The upstream test storage accepts no out-of-order samples; neither do we here.
     options.limits.out_of_order_window = std::time::Duration::ZERO;
+    // Nothing loaded here expires: test data lives near 1970.
+    let forever = std::time::Duration::from_secs(1000 * 365 * 24 * 3600);
+    options.tiers = std::iter::once(None)
+        .chain(settings.rollups.iter().copied().map(Some))
+        .map(|resolution_ms| crate::storage::Tier {
+            resolution_ms,
+            retention: forever,
+        })
+        .collect();
     let storage = Storage::open(options).map_err(|error| format!("storage: {error}"))?;
     Ok(Fixture { storage, _dir: dir })
 }
@@ -66,16 +86,16 @@ fn fresh_storage() -> Result<Fixture, String> {
 /// cannot handle counts as a failure.
 pub fn run_text(name: &str, text: &str) -> FileReport {
     let mut report = FileReport::default();
-    let mut fixture = match fresh_storage() {
-        Ok(fixture) => fixture,
+    let settings = match file_settings(text) {
+        Ok(settings) => settings,
         Err(error) => {
             report.failed += 1;
             report.failures.push(format!("{name}:1: {error}"));
             return report;
         }
     };
-    let options = match file_options(text) {
-        Ok(options) => options,
+    let mut fixture = match fresh_storage(&settings) {
+        Ok(fixture) => fixture,
         Err(error) => {
             report.failed += 1;
             report.failures.push(format!("{name}:1: {error}"));
@@ -84,7 +104,7 @@ pub fn run_text(name: &str, text: &str) -> FileReport {
     };
     for command in testfmt::parse(text) {
         match command {
-            Command::Clear { line } => match fresh_storage() {
+            Command::Clear { line } => match fresh_storage(&settings) {
                 Ok(fresh) => fixture = fresh,
                 Err(error) => {
                     report.failed += 1;
@@ -92,14 +112,25 @@ pub fn run_text(name: &str, text: &str) -> FileReport {
                 }
             },
             Command::Load(load) => {
-                if let Err(error) = load_into(&fixture.storage, &load) {
+                let loaded = load_into(&fixture.storage, &load).and_then(|()| {
+                    if settings.rollups.is_empty() {
+                        return Ok(());
+                    }
+                    // Into SQLite blocks and their rollups, as a day of scraping ends up.
+                    fixture
+                        .storage
+                        .finish_offline()
+                        .and_then(|()| fixture.storage.compact(i64::MAX).map(|_| ()))
+                        .map_err(|error| format!("compact: {error}"))
+                });
+                if let Err(error) = loaded {
                     report.failed += 1;
                     report
                         .failures
                         .push(format!("{name}:{}: {error}", load.line));
                 }
             }
-            Command::Eval(eval) => match run_eval(&fixture.storage, &eval, &options) {
+            Command::Eval(eval) => match run_eval_on_tiers(&fixture.storage, &eval, &settings) {
                 Ok(()) => report.passed += 1,
                 Err(error) => {
                     report.failed += 1;
@@ -119,10 +150,72 @@ pub fn run_text(name: &str, text: &str) -> FileReport {
     report
 }
 
+/// Runs `eval` as `run_eval` does, once per tier when the file has rollup tiers; a
+/// forced tier must be the one that served.
+fn run_eval_on_tiers(
+    storage: &Storage,
+    eval: &Eval,
+    settings: &FileSettings,
+) -> Result<(), String> {
+    if settings.rollups.is_empty() {
+        return run_eval(storage, eval, &settings.options, true);
+    }
+    let mut requests = vec![(TierRequest::Raw, "raw".to_string())];
+    for resolution in &settings.rollups {
+        let name = crate::config::units::format_duration(std::time::Duration::from_millis(
+            u64::try_from(*resolution).unwrap_or(0),
+        ));
+        requests.push((TierRequest::Rollup(*resolution), name));
+    }
+    requests.push((TierRequest::Auto, String::new()));
+    for (request, name) in requests {
+        let options = EvalOptions {
+            tier: request,
+            ..settings.options.clone()
+        };
+        let label = if name.is_empty() {
+            "auto"
+        } else {
+            name.as_str()
+        };
+        // Upstream's re-runs at other times and steps are not whole buckets.
+        run_eval(storage, eval, &options, request == TierRequest::Raw)
+            .map_err(|error| format!("tier {label}: {error}"))?;
+        if !name.is_empty() {
+            let served = served_tiers(storage, eval, &options)?;
+            if served.iter().any(|tier| *tier != name) {
+                return Err(format!("tier {label}: served by {served:?}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tiers that served `eval`'s query.
+fn served_tiers(
+    storage: &Storage,
+    eval: &Eval,
+    options: &EvalOptions,
+) -> Result<Vec<String>, String> {
+    let result = match eval.mode {
+        EvalMode::Range {
+            start_ms,
+            end_ms,
+            step_ms,
+        } => super::range(storage, &eval.expr, start_ms, end_ms, step_ms, options),
+        EvalMode::Instant { at_ms } => {
+            let t = eval.range_vector.map_or(at_ms, |range| range.end_ms);
+            super::instant(storage, &eval.expr, t, options)
+        }
+    };
+    Ok(result.map(|result| result.tiers).unwrap_or_default())
+}
+
 /// Engine settings for a file. Upstream's format has no way to set them, so tandem's
 /// own files use comment lines (ignored upstream): `# tandem: samples_max = 100`.
-fn file_options(text: &str) -> Result<EvalOptions, String> {
-    let mut options = EvalOptions::default();
+fn file_settings(text: &str) -> Result<FileSettings, String> {
+    let mut settings = FileSettings::default();
+    let options = &mut settings.options;
     for line in text.lines() {
         let Some(setting) = line.trim().strip_prefix("# tandem:") else {
             continue;
@@ -141,10 +234,17 @@ fn file_options(text: &str) -> Result<EvalOptions, String> {
                 options.lookback_ms = testfmt::parse_duration_ms(value)
                     .map_err(|error| format!("lookback_delta: {error}"))?;
             }
+            "tiers" => {
+                for word in value.split_whitespace() {
+                    let ms = testfmt::parse_duration_ms(word)
+                        .map_err(|error| format!("tiers: {error}"))?;
+                    settings.rollups.push(ms);
+                }
+            }
             other => return Err(format!("unknown setting {other:?}")),
         }
     }
-    Ok(options)
+    Ok(settings)
 }
 
 fn labels_of(pairs: &LabelPairs) -> Result<Labels, String> {
@@ -221,7 +321,12 @@ fn pin_at(expr: &mut Expr, t: i64) {
     }
 }
 
-fn run_eval(storage: &Storage, eval: &Eval, options: &EvalOptions) -> Result<(), String> {
+fn run_eval(
+    storage: &Storage,
+    eval: &Eval,
+    options: &EvalOptions,
+    reruns: bool,
+) -> Result<(), String> {
     let expr = super::parse::parse(&eval.expr).map_err(|error| format!("parse: {error}"))?;
     match eval.mode {
         EvalMode::Range {
@@ -243,7 +348,7 @@ fn run_eval(storage: &Storage, eval: &Eval, options: &EvalOptions) -> Result<(),
         EvalMode::Instant { at_ms } => {
             let t = eval.range_vector.map_or(at_ms, |range| range.end_ms);
             let mut queries = vec![(eval.expr.clone(), t)];
-            if !uses_at_unsafe_function(&expr) {
+            if reruns && !uses_at_unsafe_function(&expr) {
                 let mut pinned = expr.clone();
                 pin_at(&mut pinned, t);
                 let text = pinned.to_string();
@@ -254,8 +359,9 @@ fn run_eval(storage: &Storage, eval: &Eval, options: &EvalOptions) -> Result<(),
                 };
                 queries.extend(times.into_iter().map(|time| (text.clone(), time)));
             }
-            let range_check =
-                !eval.excluded_from_range_check() && !eval_text_uses_query_range(&eval.expr);
+            let range_check = reruns
+                && !eval.excluded_from_range_check()
+                && !eval_text_uses_query_range(&eval.expr);
             for (query, time) in queries {
                 let result = super::instant(storage, &query, time, options);
                 let Some(result) = check_outcome(eval, result, true)

@@ -75,7 +75,9 @@ fn open_connection(path: &Path) -> Result<Connection, ColdError> {
             // A day block is ~2 KiB: with the default 4 KiB pages only one fits per
             // page (45 MB of blocks took a 55 MB file on the bench dataset); 16 KiB
             // pages hold seven, and a block read still touches one page.
-            "PRAGMA page_size = 65536; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
+            // auto_vacuum likewise applies only to a new file: INCREMENTAL lets retention
+            // give freed pages back to the file system in bounded steps.
+            "PRAGMA page_size = 65536; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
         )
         .map_err(open_error)?;
     Ok(connection)
@@ -153,6 +155,13 @@ impl Cold {
                 data BLOB NOT NULL,
                 PRIMARY KEY (series_id, resolution, block_start)
              ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS block_by_max_t ON block (max_t);
+             CREATE INDEX IF NOT EXISTS rollup_by_start ON rollup (resolution, block_start);
+             CREATE TABLE IF NOT EXISTS tier_state (
+                resolution INTEGER PRIMARY KEY,
+                complete_from INTEGER NOT NULL,
+                horizon INTEGER NOT NULL
+             );
              PRAGMA user_version = 1;",
         )?;
         Ok(Cold {
@@ -339,6 +348,130 @@ impl Cold {
         }
         transaction.commit()?;
         Ok(())
+    }
+
+    /// What is known of each tier: `(resolution, complete_from, horizon)`, raw data
+    /// as resolution 0. Rows are made for `resolutions` that have none: a rollup tier
+    /// added to a store that already holds blocks has no rollups of them, so it is
+    /// complete only after the newest block's end; resolutions no longer configured
+    /// are forgotten (their rollups are deleted by retention).
+    pub fn tier_state(&self, resolutions: &[i64]) -> Result<Vec<(i64, i64, i64)>, ColdError> {
+        let mut writer = self.writer();
+        let transaction = writer.transaction()?;
+        let newest: Option<i64> =
+            transaction.query_row("SELECT MAX(max_t) FROM block", [], |row| row.get(0))?;
+        let complete_from = newest.map_or(i64::MIN, |t| t.saturating_add(1));
+        let mut wanted = vec![0];
+        wanted.extend(resolutions.iter().copied());
+        for resolution in &wanted {
+            transaction.execute(
+                "INSERT OR IGNORE INTO tier_state (resolution, complete_from, horizon) VALUES (?1, ?2, ?3)",
+                params![resolution, if *resolution == 0 { i64::MIN } else { complete_from }, i64::MIN],
+            )?;
+        }
+        let mut state = Vec::new();
+        {
+            let mut statement = transaction.prepare(
+                "SELECT resolution, complete_from, horizon FROM tier_state ORDER BY resolution",
+            )?;
+            let rows =
+                statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            for row in rows {
+                let row: (i64, i64, i64) = row?;
+                if wanted.contains(&row.0) {
+                    state.push(row);
+                }
+            }
+        }
+        let placeholders = wanted
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        transaction.execute(
+            &format!("DELETE FROM tier_state WHERE resolution NOT IN ({placeholders})"),
+            [],
+        )?;
+        transaction.commit()?;
+        Ok(state)
+    }
+
+    /// Records that data of the tier at `resolution` (0: raw) older than `horizon` may
+    /// be deleted; readers stop relying on it from now on.
+    pub fn set_horizon(&self, resolution: i64, horizon: i64) -> Result<(), ColdError> {
+        self.writer().execute(
+            "UPDATE tier_state SET horizon = MAX(horizon, ?2) WHERE resolution = ?1",
+            params![resolution, horizon],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes up to `limit` raw blocks that end before `before_t`; returns how many.
+    pub fn delete_expired_blocks(&self, before_t: i64, limit: u32) -> Result<u64, ColdError> {
+        let deleted = self.writer().execute(
+            "DELETE FROM block WHERE id IN (SELECT id FROM block WHERE max_t < ?1 LIMIT ?2)",
+            params![before_t, limit],
+        )?;
+        Ok(deleted as u64)
+    }
+
+    /// Deletes up to `limit` rollup blocks at `resolution` that end at or before
+    /// `before_t` (a block ends `span` after its start); returns how many.
+    pub fn delete_expired_rollups(
+        &self,
+        resolution: i64,
+        span: i64,
+        before_t: i64,
+        limit: u32,
+    ) -> Result<u64, ColdError> {
+        // WITHOUT ROWID: rows are found through the (resolution, block_start) index.
+        let deleted = self.writer().execute(
+            "DELETE FROM rollup WHERE (series_id, resolution, block_start) IN (
+                SELECT series_id, resolution, block_start FROM rollup
+                WHERE resolution = ?1 AND block_start <= ?2 LIMIT ?3)",
+            params![resolution, before_t.saturating_sub(span), limit],
+        )?;
+        Ok(deleted as u64)
+    }
+
+    /// Deletes up to `limit` rollup blocks of resolutions not in `keep`.
+    pub fn delete_unconfigured_rollups(&self, keep: &[i64], limit: u32) -> Result<u64, ColdError> {
+        let keep = keep
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let deleted = self.writer().execute(
+            &format!(
+                "DELETE FROM rollup WHERE (series_id, resolution, block_start) IN (
+                    SELECT series_id, resolution, block_start FROM rollup
+                    WHERE resolution NOT IN ({keep}) LIMIT ?1)"
+            ),
+            params![limit],
+        )?;
+        Ok(deleted as u64)
+    }
+
+    /// Gives up to `pages` free pages back to the file system; returns the bytes the
+    /// file shrank by.
+    pub fn release_free_pages(&self, pages: u32) -> Result<u64, ColdError> {
+        let before = self.size_on_disk();
+        let writer = self.writer();
+        let free: i64 = writer.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+        if free > 0 {
+            writer.execute_batch(&format!("PRAGMA incremental_vacuum({pages});"))?;
+            writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        }
+        drop(writer);
+        Ok(before.saturating_sub(self.size_on_disk()))
+    }
+
+    /// Whether the file has free pages left to release.
+    pub fn has_free_pages(&self) -> Result<bool, ColdError> {
+        let free: i64 = self
+            .writer()
+            .query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+        Ok(free > 0)
     }
 
     /// Moves a damaged block aside so reads skip it.

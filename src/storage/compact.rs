@@ -152,10 +152,22 @@ impl Storage {
             }
             for (period, samples) in by_period {
                 let (start, end) = period_bounds(period);
+                // Retention may have deleted raw blocks of this day while its rollups
+                // stay: those are then merged with the new samples, not rebuilt.
+                let raw_complete = self.raw_period_complete(start);
+                let mut arrived = (!raw_complete).then(|| samples.clone());
                 let mut merged = samples;
                 for block in self.cold.blocks_of(work.series, start, end)? {
                     match decode_framed(&block.data) {
-                        Ok(stored) => merged = super::querier_merge(merged, stored),
+                        Ok(stored) => {
+                            if let Some(arrived) = arrived.as_mut() {
+                                // Only samples at new timestamps add to the rollups.
+                                arrived.retain(|sample| {
+                                    stored.binary_search_by_key(&sample.t, |s| s.t).is_err()
+                                });
+                            }
+                            merged = super::querier_merge(merged, stored)
+                        }
                         Err(error) => {
                             tracing::error!(series = work.series.0, block = block.id, %error, "corrupt block quarantined");
                             self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
@@ -174,7 +186,10 @@ impl Storage {
                 for (_, spilled) in group_by_period(outside) {
                     pending.push((work.series, spilled));
                 }
-                rollups.replace_period(self, work.series, period, &inside)?;
+                match arrived {
+                    None => rollups.replace_period(self, work.series, period, &inside)?,
+                    Some(arrived) => rollups.merge_period(self, work.series, period, &arrived)?,
+                }
                 pending.push((work.series, inside));
             }
         }
@@ -217,7 +232,7 @@ impl Storage {
     }
 
     /// Resolutions (ms) of the rollup tiers.
-    fn rollup_resolutions(&self) -> Vec<i64> {
+    pub(super) fn rollup_resolutions(&self) -> Vec<i64> {
         self.options
             .tiers
             .iter()
@@ -312,6 +327,36 @@ impl Rollups {
             buckets.retain(|bucket| bucket.end < first || bucket.end > last);
             buckets.extend(rollup::buckets(samples, resolution));
             buckets.sort_by_key(|bucket| bucket.end);
+        }
+        Ok(())
+    }
+
+    /// Adds `samples`, none of which the rollups of `period` already hold, to them.
+    fn merge_period(
+        &mut self,
+        storage: &Storage,
+        series: SeriesRef,
+        period: i64,
+        samples: &[Sample],
+    ) -> Result<(), StorageError> {
+        let (first, last) = period_bounds(period);
+        for &resolution in &self.resolutions {
+            let block_start = rollup_block_start(last, resolution);
+            let key = (series, resolution, block_start);
+            let buckets = match self.blocks.entry(key) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(load_rollup_block(storage, series, resolution, block_start)?)
+                }
+            };
+            let (inside, outside): (Vec<rollup::Bucket>, Vec<rollup::Bucket>) =
+                std::mem::take(buckets)
+                    .into_iter()
+                    .partition(|bucket| bucket.end >= first && bucket.end <= last);
+            let mut merged = outside;
+            merged.extend(rollup::merge(inside, rollup::buckets(samples, resolution)));
+            merged.sort_by_key(|bucket| bucket.end);
+            *buckets = merged;
         }
         Ok(())
     }

@@ -20,7 +20,8 @@ mod head;
 mod hot;
 mod legacy_sled;
 mod querier;
-mod rollup;
+mod retention;
+pub mod rollup;
 mod segment_log;
 pub mod wal;
 
@@ -29,6 +30,7 @@ pub use catalog::Cardinality;
 pub use compact::CompactionReport;
 use querier::merge as querier_merge;
 pub use querier::{SampleIter, SelectHints, SeriesData};
+pub use retention::{RetentionReport, TierCoverage};
 
 use crate::model::{Labels, Sample, SeriesRef};
 use catalog::Catalog;
@@ -224,6 +226,8 @@ pub struct Storage {
     staged_bytes: AtomicU64,
     /// Serialises compaction and checkpoints.
     maintenance: Mutex<()>,
+    /// Per tier: where its data is complete from (`retention.rs`).
+    tier_state: RwLock<Vec<retention::TierState>>,
     pub counters: StorageCounters,
 }
 
@@ -281,6 +285,7 @@ impl Storage {
             staged: Mutex::new(Vec::new()),
             staged_bytes: AtomicU64::new(0),
             maintenance: Mutex::new(()),
+            tier_state: RwLock::new(Vec::new()),
             counters: StorageCounters::default(),
         };
         storage
@@ -295,6 +300,7 @@ impl Storage {
                 "hot chunk log read"
             );
         }
+        storage.load_tier_state()?;
         storage.restore_head()?;
         storage.replay_wal()?;
         if storage.options.write_ahead_log {

@@ -8,17 +8,27 @@
 //! before the hot chunks are forgotten), so a concurrent move shows data twice (merged
 //! away here), never zero times.
 
+use super::rollup::{self, Bucket, bucket_end};
 use super::{Storage, StorageError, decode_framed};
 use crate::model::{Labels, Matcher, Sample, SeriesRef};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// What the query engine tells storage about how it will use the data. The tiers
-/// issue uses them to pick a rollup resolution; raw data ignores them.
+/// How the query engine wants a series served: raw samples, or the buckets of the
+/// rollup tier of `resolution` ms (the engine chooses, from `Storage::tier_coverage`).
 #[derive(Clone, Debug, Default)]
 pub struct SelectHints {
-    pub step_ms: Option<i64>,
-    pub function: Option<String>,
+    pub resolution: Option<i64>,
+}
+
+/// The rollup part of a series read from a rollup tier: stored blocks for buckets
+/// ending up to `split`, raw samples (the `SeriesData`'s sources) after it.
+struct RollupPart {
+    resolution: i64,
+    blocks: Vec<(i64, Vec<u8>)>,
+    /// Buckets ending in `[first_end, split]` come from `blocks`.
+    first_end: i64,
+    split: i64,
 }
 
 enum Source {
@@ -56,9 +66,41 @@ pub struct SeriesData<'a> {
     mint: i64,
     maxt: i64,
     corruptions: &'a AtomicU64,
+    rollup: Option<RollupPart>,
 }
 
 impl<'a> SeriesData<'a> {
+    /// The resolution (ms) of the rollup tier this series is served from; `None` for
+    /// raw samples.
+    pub fn resolution(&self) -> Option<i64> {
+        self.rollup.as_ref().map(|part| part.resolution)
+    }
+
+    /// The series' buckets at its rollup resolution, by end: stored ones, then ones
+    /// computed from samples not yet compacted. Empty for a raw series.
+    pub fn into_buckets(mut self) -> Vec<Bucket> {
+        let Some(part) = self.rollup.take() else {
+            return Vec::new();
+        };
+        let mut buckets = Vec::new();
+        for (block_start, framed) in &part.blocks {
+            match super::compact::decode_rollup_block(framed, *block_start, part.resolution) {
+                Ok(decoded) => buckets.extend(
+                    decoded
+                        .into_iter()
+                        .filter(|bucket| bucket.end >= part.first_end && bucket.end <= part.split),
+                ),
+                Err(error) => {
+                    self.corruptions.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(series = self.series.0, %error, "corrupt rollup block skipped while reading");
+                }
+            }
+        }
+        let raw = self.into_vec();
+        buckets.extend(rollup::buckets(&raw, part.resolution));
+        buckets
+    }
+
     /// All of the series' samples in `[mint, maxt]`, ascending, one per timestamp:
     /// what `samples()` yields, decoded a chunk at a time instead of a sample at a
     /// time (a query reading millions of samples spends a fifth less).
@@ -174,32 +216,44 @@ impl Iterator for SampleIter<'_> {
 }
 
 impl Storage {
-    /// Every series matching `matchers` that may have samples in `[mint, maxt]`.
+    /// Every series matching `matchers` that may have samples in `[mint, maxt]`, as
+    /// raw samples or, with `hints.resolution`, as that rollup tier's buckets ending
+    /// in `[mint, maxt]` (and the bucket holding `maxt`).
     pub fn select(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-        _hints: &SelectHints,
+        hints: &SelectHints,
     ) -> Result<Vec<SeriesData<'_>>, StorageError> {
         let refs = self.catalog.select(matchers);
         let mut result = Vec::new();
         for id in refs.iter() {
             let series = SeriesRef(u64::from(id));
-            let data = self.series_data(series, mint, maxt)?;
-            if !data.sources.is_empty() {
+            let data = match hints.resolution {
+                Some(resolution) if resolution > 0 => {
+                    self.rollup_series_data(series, resolution, mint, maxt)?
+                }
+                _ => self.series_data(series, mint, maxt)?,
+            };
+            let has_rollups = data
+                .rollup
+                .as_ref()
+                .is_some_and(|part| !part.blocks.is_empty());
+            if !data.sources.is_empty() || has_rollups {
                 result.push(data);
             }
         }
         Ok(result)
     }
 
-    fn series_data(
+    /// Where a series' data not yet compacted lies: the head and the hot chunks.
+    fn uncompacted_sources(
         &self,
         series: SeriesRef,
         mint: i64,
         maxt: i64,
-    ) -> Result<SeriesData<'_>, StorageError> {
+    ) -> Result<Vec<Source>, StorageError> {
         let mut sources = Vec::new();
         let head = self.head.snapshot(series, mint, maxt);
         if let (Some(bytes), Some((start_t, _))) = (head.open_chunk, head.open_range) {
@@ -220,6 +274,16 @@ impl Storage {
                 });
             }
         }
+        Ok(sources)
+    }
+
+    fn series_data(
+        &self,
+        series: SeriesRef,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesData<'_>, StorageError> {
+        let mut sources = self.uncompacted_sources(series, mint, maxt)?;
         for block in self.cold.blocks_of(series, mint, maxt)? {
             sources.push(Source::Framed {
                 start_t: block.min_t,
@@ -233,6 +297,67 @@ impl Storage {
             mint,
             maxt,
             corruptions: &self.counters.corruptions,
+            rollup: None,
+        })
+    }
+
+    /// A series on the rollup tier of `resolution`. Stored rollups hold every
+    /// compacted sample; samples still in the head or the hot chunk log have none
+    /// yet. So buckets from the first one holding such a sample on are computed from
+    /// raw data (the compacted samples in them included), and earlier ones are read.
+    /// Raw data older than the raw tier's horizon may be gone: buckets before it are
+    /// always read (a late sample there shows once compacted, merged into them).
+    fn rollup_series_data(
+        &self,
+        series: SeriesRef,
+        resolution: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesData<'_>, StorageError> {
+        let first_end = bucket_end(mint, resolution);
+        let last_end = bucket_end(maxt, resolution);
+        let uncompacted = self.uncompacted_sources(series, first_end - resolution + 1, maxt)?;
+        let mut split = match uncompacted.iter().map(Source::start_t).min() {
+            Some(t) => bucket_end(t, resolution) - resolution,
+            None => last_end,
+        };
+        let raw_horizon = self.raw_horizon();
+        if raw_horizon > split {
+            split = bucket_end(raw_horizon, resolution).min(last_end);
+        }
+        split = split.max(first_end - resolution);
+        let mut sources = uncompacted;
+        if split < maxt {
+            for block in self.cold.blocks_of(series, split + 1, maxt)? {
+                sources.push(Source::Framed {
+                    start_t: block.min_t,
+                    bytes: block.data,
+                });
+            }
+        }
+        let blocks = if split >= first_end {
+            self.cold.rollup_blocks_of(
+                series,
+                resolution,
+                super::compact::rollup_block_start(first_end, resolution),
+                super::compact::rollup_block_start(split, resolution),
+            )?
+        } else {
+            Vec::new()
+        };
+        Ok(SeriesData {
+            series,
+            labels: self.catalog.labels(series).unwrap_or_default(),
+            sources,
+            mint: split + 1,
+            maxt,
+            corruptions: &self.counters.corruptions,
+            rollup: Some(RollupPart {
+                resolution,
+                blocks,
+                first_end,
+                split,
+            }),
         })
     }
 }

@@ -36,8 +36,9 @@ pub struct Bucket {
     pub first: f64,
     pub last_t: i64,
     pub last: f64,
-    /// Reset-adjusted increase from `first` to `last`: the sum of every rise between
-    /// consecutive samples, and of the value after each drop (a counter reset).
+    /// Reset-adjusted increase from `first` to `last`, computed as `rate()` computes
+    /// it: `last - first`, plus the value before each drop (a counter reset). Without
+    /// a reset it is exactly `last - first`.
     pub increase: f64,
     /// Time of the bucket's final sample when that is a stale marker.
     pub stale_t: Option<i64>,
@@ -96,15 +97,24 @@ pub fn buckets(samples: &[Sample], resolution: i64) -> Vec<Bucket> {
     debug_assert!(resolution > 0);
     debug_assert!(samples.windows(2).all(|pair| pair[0].t < pair[1].t));
     let mut result: Vec<Bucket> = Vec::new();
-    // The open bucket's compensation, folded into its sum when it closes.
+    // The open bucket's compensation, folded into its sum when it closes, and the
+    // values before its drops, folded into its increase.
     let mut compensation = 0.0;
+    let mut before_resets = 0.0;
+    let close = |bucket: &mut Bucket, compensation: f64, before_resets: f64| {
+        bucket.sum = kahan_total(bucket.sum, compensation);
+        if bucket.count > 0 {
+            bucket.increase = bucket.last - bucket.first + before_resets;
+        }
+    };
     for sample in samples {
         let end = bucket_end(sample.t, resolution);
         if result.last().is_none_or(|bucket| bucket.end != end) {
             if let Some(closed) = result.last_mut() {
-                closed.sum = kahan_total(closed.sum, compensation);
+                close(closed, compensation, before_resets);
             }
             compensation = 0.0;
+            before_resets = 0.0;
             result.push(Bucket {
                 end,
                 count: 0,
@@ -134,7 +144,9 @@ pub fn buckets(samples: &[Sample], resolution: i64) -> Vec<Bucket> {
             bucket.min = v;
             bucket.max = v;
         } else {
-            bucket.increase += counter_step(bucket.last, v);
+            if v < bucket.last {
+                before_resets += bucket.last;
+            }
             // As Prometheus' min_over_time/max_over_time: NaN only when all are NaN.
             if v < bucket.min || bucket.min.is_nan() {
                 bucket.min = v;
@@ -149,9 +161,85 @@ pub fn buckets(samples: &[Sample], resolution: i64) -> Vec<Bucket> {
         bucket.count += 1;
     }
     if let Some(closed) = result.last_mut() {
-        closed.sum = kahan_total(closed.sum, compensation);
+        close(closed, compensation, before_resets);
     }
     result
+}
+
+/// The buckets of two disjoint sets of samples of one series, merged by end (the
+/// rollups of a day whose raw data retention has already deleted, plus samples that
+/// arrived for it later). Exact for counts, sums, minima, maxima, first and last; a
+/// bucket's increase is exact when one set's samples all precede the other's, and
+/// otherwise joins the two runs at their ends.
+pub fn merge(old: Vec<Bucket>, new: Vec<Bucket>) -> Vec<Bucket> {
+    let mut merged: Vec<Bucket> = Vec::with_capacity(old.len() + new.len());
+    let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.end == y.end => match (a.next(), b.next()) {
+                (Some(x), Some(y)) => merge_bucket(x, y),
+                _ => break,
+            },
+            (Some(x), Some(y)) if x.end < y.end => match a.next() {
+                Some(x) => x,
+                None => break,
+            },
+            (Some(_), _) => match a.next() {
+                Some(x) => x,
+                None => break,
+            },
+            (None, _) => match b.next() {
+                Some(y) => y,
+                None => break,
+            },
+        };
+        merged.push(next);
+    }
+    merged
+}
+
+fn merge_bucket(x: Bucket, y: Bucket) -> Bucket {
+    if x.count == 0 || y.count == 0 {
+        let (live, other) = if x.count == 0 { (y, x) } else { (x, y) };
+        let stale_t = [live.stale_t, other.stale_t]
+            .into_iter()
+            .flatten()
+            .max()
+            .filter(|t| *t > live.last_t);
+        return Bucket { stale_t, ..live };
+    }
+    let (early, late) = if x.first_t <= y.first_t {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    let pick = |a: f64, b: f64, better: fn(f64, f64) -> bool| {
+        if better(b, a) || a.is_nan() { b } else { a }
+    };
+    let last_is_late = late.last_t >= early.last_t;
+    let (last_t, last) = if last_is_late {
+        (late.last_t, late.last)
+    } else {
+        (early.last_t, early.last)
+    };
+    let stale_t = [early.stale_t, late.stale_t]
+        .into_iter()
+        .flatten()
+        .max()
+        .filter(|t| *t > last_t);
+    Bucket {
+        end: x.end,
+        count: x.count + y.count,
+        sum: x.sum + y.sum,
+        min: pick(early.min, late.min, |v, best| v < best),
+        max: pick(early.max, late.max, |v, best| v > best),
+        first_t: early.first_t,
+        first: early.first,
+        last_t,
+        last,
+        increase: early.increase + counter_step(early.last, late.first) + late.increase,
+        stale_t,
+    }
 }
 
 /// Columns of a rollup block: integer columns, then float columns.

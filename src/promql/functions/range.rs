@@ -9,8 +9,9 @@ use super::{arg, at_step, duration_seconds, format_go_g, go_quote};
 use crate::model::{METRIC_NAME, Sample};
 use crate::promql::aggregate::{kahan_add, quantile};
 use crate::promql::ast::{Expr, ValueType};
-use crate::promql::eval::{EvalError, Evaluator, RangeArg};
+use crate::promql::eval::{EvalError, Evaluator, RangeArg, RangeUse};
 use crate::promql::value::{RangeSeries, StepSeries, Steps, Value, absent};
+use crate::storage::rollup::Bucket;
 use std::collections::BTreeSet;
 
 /// A function whose argument is a range vector.
@@ -80,6 +81,28 @@ impl RangeFunction {
         })
     }
 
+    /// Whether the function is computed exactly from the rollup buckets of windows
+    /// made of whole buckets (`promql::tiers`).
+    fn rollup_exact(self) -> bool {
+        use RangeFunction::*;
+        matches!(
+            self,
+            Rate | Increase
+                | Delta
+                | AvgOverTime
+                | MinOverTime
+                | MaxOverTime
+                | SumOverTime
+                | CountOverTime
+                | LastOverTime
+                | FirstOverTime
+                | PresentOverTime
+                | AbsentOverTime
+                | TsOfFirstOverTime
+                | TsOfLastOverTime
+        )
+    }
+
     /// `last_over_time` and `first_over_time` act like `offset` and keep the metric
     /// name; every other function of a range vector drops it.
     fn keeps_name(self) -> bool {
@@ -125,18 +148,43 @@ pub(super) fn eval(
         }
     }
     let range_expr = arg(args, matrix_index, name)?;
-    let mut range = ev.eval_range(range_expr, steps)?;
+    let usage = RangeUse::Function {
+        exact: function.rollup_exact(),
+    };
+    let mut range = ev.eval_range(range_expr, steps, usage)?;
     if function == RangeFunction::AbsentOverTime {
+        // From a rollup tier, the buckets' first and last samples: a window holds
+        // one of them exactly when it holds a sample.
         let series_list = range.all_series(ev)?;
         return Ok(absent_over_time(&range, &series_list, range_expr, steps));
     }
     let mut notes = Notes::new(steps.len());
     let mut scratch = Scratch::new(params.len());
     let mut output = Vec::new();
+    if range.resolution.is_some() && function.rollup_exact() {
+        for data in range.take_pending() {
+            ev.check_deadline()?;
+            let labels = data.labels.clone();
+            let buckets = data.into_buckets();
+            if buckets.is_empty() {
+                continue;
+            }
+            let held = buckets.len() as u64;
+            ev.charge(held)?;
+            ev.stats.series_selected += 1;
+            output.extend(eval_buckets(
+                function, &range, labels, &buckets, steps, &mut notes,
+            ));
+            ev.release(held);
+        }
+    }
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(crate::limits::QUERY_THREADS_MAX);
-    if threads > 1 && range.pending_len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN {
+    if threads > 1
+        && range.resolution.is_none()
+        && range.pending_len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN
+    {
         let pending = range.take_pending();
         output = eval_parallel(
             ev, function, &range, pending, &params, steps, &mut notes, threads,
@@ -360,6 +408,128 @@ fn eval_series(
         values,
         drop_name: !function.keeps_name() || series.drop_name,
     }))
+}
+
+/// One series read from a rollup tier, for a function exact on whole buckets: per
+/// step, the buckets ending in the window combine into the window's value
+/// (`promql::tiers` explains when that equals the raw answer).
+fn eval_buckets(
+    function: RangeFunction,
+    range: &RangeArg,
+    labels: crate::model::Labels,
+    buckets: &[Bucket],
+    steps: &Steps,
+    notes: &mut Notes,
+) -> Option<StepSeries> {
+    let mut values = vec![absent(); steps.len()];
+    let mut any = false;
+    let mut live: Vec<&Bucket> = Vec::new();
+    for (step, t) in steps.times().enumerate() {
+        let end = range.window_end(t);
+        let low = buckets.partition_point(|bucket| bucket.end <= end - range.range);
+        let high = buckets.partition_point(|bucket| bucket.end <= end);
+        live.clear();
+        live.extend(buckets[low..high.max(low)].iter().filter(|b| b.count > 0));
+        if let Some(value) = apply_buckets(function, &live, end, range.range) {
+            values[step] = crate::promql::value::from_stored(value);
+            any = true;
+        }
+    }
+    if !any {
+        return None;
+    }
+    if matches!(function, RangeFunction::Rate | RangeFunction::Increase)
+        && let Some(metric) = labels.get(METRIC_NAME)
+        && !looks_like_counter(metric)
+    {
+        notes.not_counters.insert(metric.to_string());
+    }
+    Some(StepSeries {
+        labels,
+        values,
+        drop_name: !function.keeps_name(),
+    })
+}
+
+/// One window's value from its buckets (each holding at least one sample), as
+/// `apply` computes it from the samples they hold.
+fn apply_buckets(
+    function: RangeFunction,
+    window: &[&Bucket],
+    end: i64,
+    range_ms: i64,
+) -> Option<f64> {
+    use RangeFunction::*;
+    let (first, last) = (window.first()?, window.last()?);
+    let first_sample = Sample {
+        t: first.first_t,
+        v: first.first,
+    };
+    let last_sample = Sample {
+        t: last.last_t,
+        v: last.last,
+    };
+    let count: usize = window.iter().map(|bucket| bucket.count as usize).sum();
+    let float_sum = |get: fn(&Bucket) -> f64| {
+        let (mut sum, mut compensation) = (0.0, 0.0);
+        for bucket in window {
+            (sum, compensation) = kahan_add(get(bucket), sum, compensation);
+        }
+        crate::model::kahan_total(sum, compensation)
+    };
+    let best = |get: fn(&Bucket) -> f64, better: fn(f64, f64) -> bool| {
+        window.iter().fold(f64::NAN, |best, bucket| {
+            let v = get(bucket);
+            if better(v, best) || best.is_nan() {
+                v
+            } else {
+                best
+            }
+        })
+    };
+    match function {
+        Rate | Increase | Delta => {
+            if count < 2 {
+                return None;
+            }
+            let is_counter = function != Delta;
+            let mut result = last_sample.v - first_sample.v;
+            if is_counter {
+                // Resets inside buckets (their increase beyond last - first, exactly
+                // zero without one), then between consecutive buckets.
+                for bucket in window {
+                    result += bucket.increase - (bucket.last - bucket.first);
+                }
+                for pair in window.windows(2) {
+                    if pair[1].first < pair[0].last {
+                        result += pair[0].last;
+                    }
+                }
+            }
+            Some(extrapolate(
+                first_sample,
+                last_sample,
+                count,
+                result,
+                end,
+                range_ms,
+                is_counter,
+                function == Rate,
+            ))
+        }
+        AvgOverTime => Some(float_sum(|b| b.sum) / count as f64),
+        SumOverTime => Some(float_sum(|b| b.sum)),
+        CountOverTime => Some(count as f64),
+        MinOverTime => Some(best(|b| b.min, |v, best| v < best)),
+        MaxOverTime => Some(best(|b| b.max, |v, best| v > best)),
+        LastOverTime => Some(last_sample.v),
+        FirstOverTime => Some(first_sample.v),
+        PresentOverTime => Some(1.0),
+        TsOfFirstOverTime => Some(first_sample.t as f64 / 1000.0),
+        TsOfLastOverTime => Some(last_sample.t as f64 / 1000.0),
+        // Not exact on buckets: `eval` serves these from bucket points instead.
+        _ => None,
+    }
 }
 
 /// What the windows of one call noticed, turned into annotations at the end.
@@ -623,7 +793,6 @@ pub(super) fn extrapolated_rate(
     }
     let first = samples[0];
     let last = samples[samples.len() - 1];
-    let range_start = end - range_ms;
     let mut result = last.v - first.v;
     // A window without a drop needs no pass over its samples (the common case; the
     // caller can tell from `resets_in_window`).
@@ -634,10 +803,37 @@ pub(super) fn extrapolated_rate(
             }
         }
     }
+    Some(extrapolate(
+        first,
+        last,
+        samples.len(),
+        result,
+        end,
+        range_ms,
+        is_counter,
+        is_rate,
+    ))
+}
+
+/// The extrapolation step of `extrapolated_rate`: `result` is the (reset-adjusted)
+/// change from `first` to `last` over `count` samples in the window ending at `end`.
+/// Shared with rollup tiers, which know these four things of a window of buckets.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn extrapolate(
+    first: Sample,
+    last: Sample,
+    count: usize,
+    result: f64,
+    end: i64,
+    range_ms: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> f64 {
+    let range_start = end - range_ms;
     let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
     let mut duration_to_end = (end - last.t) as f64 / 1000.0;
     let sampled_interval = (last.t - first.t) as f64 / 1000.0;
-    let average_interval = sampled_interval / (samples.len() - 1) as f64;
+    let average_interval = sampled_interval / (count - 1) as f64;
     let threshold = average_interval * 1.1;
     if duration_to_start >= threshold {
         duration_to_start = average_interval / 2.0;
@@ -663,7 +859,7 @@ pub(super) fn extrapolated_rate(
     if is_rate {
         factor /= duration_seconds(range_ms);
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` (`is_rate`) and `idelta`: from the last two samples; a drop counts as a

@@ -32,9 +32,17 @@ fn expected(samples: &[Sample], end: i64, resolution: i64) -> Bucket {
             }
         })
     };
-    let increase = live.windows(2).fold(0.0, |total, pair| {
-        total + counter_step(pair[0].v, pair[1].v)
-    });
+    // As `rate()` adds it up: last minus first, plus the value before each drop.
+    let increase = match (live.first(), live.last()) {
+        (Some(first), Some(last)) => {
+            let resets = live
+                .windows(2)
+                .filter(|pair| pair[1].v < pair[0].v)
+                .fold(0.0, |total, pair| total + pair[0].v);
+            last.v - first.v + resets
+        }
+        _ => 0.0,
+    };
     Bucket {
         end,
         count: live.len() as u32,

@@ -7,7 +7,9 @@
 
 use crate::model::{Labels, Matcher};
 use crate::promql::value::QueryValue;
-use crate::promql::{self, AnnotationKind, EvalError, EvalOptions, QueryError, QueryResult};
+use crate::promql::{
+    self, AnnotationKind, EvalError, EvalOptions, QueryError, QueryResult, TierRequest,
+};
 use crate::web::WebState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, HeaderMap};
@@ -153,9 +155,39 @@ fn options(state: &WebState, params: &Params) -> Result<(EvalOptions, Duration),
             samples_max: config.query.samples_max,
             deadline: Some(Instant::now() + timeout),
             subquery_step_ms: 60_000,
+            tier: tier_request(state, params)?,
         },
         timeout,
     ))
+}
+
+/// The `tier` parameter: `auto` (the default), `raw`, or a rollup tier's resolution
+/// as configured (`1m`, `1h`).
+fn tier_request(state: &WebState, params: &Params) -> Result<TierRequest, ApiError> {
+    let Some(text) = params.get("tier") else {
+        return Ok(TierRequest::Auto);
+    };
+    let tiers = state.storage.tier_coverage();
+    let names: Vec<String> = tiers.iter().map(|tier| tier.tier.name()).collect();
+    let unknown = || {
+        ApiError::bad_data(format!(
+            "invalid parameter \"tier\": no tier {text:?}; this store has auto, {}",
+            names.join(", ")
+        ))
+    };
+    match text {
+        "auto" => Ok(TierRequest::Auto),
+        "raw" => Ok(TierRequest::Raw),
+        _ => {
+            let resolution = crate::config::units::parse_duration(text).map_err(|_| unknown())?;
+            let resolution = i64::try_from(resolution.as_millis()).map_err(|_| unknown())?;
+            tiers
+                .iter()
+                .find(|tier| tier.tier.resolution_ms == Some(resolution))
+                .map(|_| TierRequest::Rollup(resolution))
+                .ok_or_else(unknown)
+        }
+    }
 }
 
 /// Runs `work` on the blocking pool once a query slot is free.
@@ -386,6 +418,11 @@ fn success(result: &QueryResult, stats: bool, queued: Duration, total: Duration)
         );
     }
     out.push('}');
+    // Which storage tiers answered (tandem's addition; Prometheus clients ignore it).
+    if !result.tiers.is_empty() {
+        out.push_str(",\"tier\":");
+        write_json_string(&mut out, &result.tiers.join(","));
+    }
     for (kind, key) in [
         (AnnotationKind::Warning, "warnings"),
         (AnnotationKind::Info, "infos"),
