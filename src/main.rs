@@ -104,6 +104,9 @@ struct QueryArgs {
     /// File holding a bearer token from [[auth.token]].
     #[arg(long, value_name = "FILE")]
     bearer_token_file: Option<PathBuf>,
+    /// Storage tier to read: auto, raw, or a rollup resolution such as 1h.
+    #[arg(long)]
+    tier: Option<String>,
     /// The PromQL expression.
     expr: String,
 }
@@ -438,6 +441,9 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     if let Some(time) = &args.time {
         form.push(("time", time.clone()));
     }
+    if let Some(tier) = &args.tier {
+        form.push(("tier", tier.clone()));
+    }
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(&form)
         .finish();
@@ -461,6 +467,9 @@ fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     print!("{}", render_table(&body["data"]));
+    if let Some(tier) = body["tier"].as_str() {
+        eprintln!("served from tier {tier}");
+    }
     for key in ["warnings", "infos"] {
         if let Some(list) = body[key].as_array() {
             for message in list {

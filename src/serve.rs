@@ -201,6 +201,16 @@ async fn maintain_storage(
                     // A series silent for longer than late samples may arrive is done with its chunk.
                     storage.seal_idle(now_ms - idle.as_millis() as i64)?;
                     storage.compact(now_ms - hot_window.as_millis() as i64)?;
+                    // Bounded steps: each is one short SQLite transaction per tier.
+                    let retention = storage.enforce_retention(now_ms)?;
+                    if retention.raw_blocks_deleted + retention.rollup_blocks_deleted > 0 {
+                        tracing::info!(
+                            raw_blocks = retention.raw_blocks_deleted,
+                            rollup_blocks = retention.rollup_blocks_deleted,
+                            bytes_freed = retention.bytes_freed,
+                            "retention deleted expired data"
+                        );
+                    }
                 }
                 let checkpoint = storage.checkpoint();
                 crate::allocator::release_free_memory();

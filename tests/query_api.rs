@@ -77,11 +77,13 @@ fn query_endpoints_answer_in_prometheus_shapes() {
     let t = t0 + 30;
 
     // Instant vector, GET and POST alike.
+    // `tier` (tandem's addition, ignored by Prometheus clients) says what served it.
     let expected = json!({
         "status": "success",
         "data": {"resultType": "vector", "result": [
             {"metric": {"__name__": "up", "instance": "a:1", "job": "api"}, "value": [t, "0"]},
         ]},
+        "tier": "raw",
     });
     assert_eq!(
         get(
@@ -125,7 +127,7 @@ fn query_endpoints_answer_in_prometheus_shapes() {
         json!({"status": "success", "data": {"resultType": "matrix", "result": [
             {"metric": {"job": "api"}, "values": [[t0, "1"], [t0 + 15, "1"], [t0 + 30, "0"]]},
             {"metric": {"job": "db"}, "values": [[t0, "1"], [t0 + 15, "1"], [t0 + 30, "1"]]},
-        ]}})
+        ]}, "tier": "raw"})
     );
 
     // rate() over a counter, and an info annotation for a non-counter name.
@@ -395,5 +397,60 @@ fn tandem_query_prints_an_aligned_table() {
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("query failed (bad_data): 1:"),
         "{output:?}"
+    );
+}
+
+#[test]
+fn the_tier_parameter_forces_a_tier_and_every_response_names_it() {
+    let instance = Instance::start(
+        "[storage]\ntiers = [{ resolution = \"raw\", retention = \"15d\" }, { resolution = \"1m\", retention = \"90d\" }, { resolution = \"1h\", retention = \"5y\" }]\n",
+    );
+    let t0 = t0_s();
+    let response = client()
+        .post(instance.url("/api/v1/import/prometheus"))
+        .body(data(t0))
+        .send()
+        .expect("import");
+    assert_eq!(response.status(), 200);
+    // The next full hour after the data: 2 h windows ending there hold all of it.
+    let hour = (t0 / 3600 + 1) * 3600;
+    let max_over = |tier: &str| {
+        get(
+            &instance,
+            &format!(
+                "/api/v1/query?query=max_over_time(http_requests_total%5B2h%5D)&time={hour}&tier={tier}"
+            ),
+        )
+    };
+    for (tier, served) in [("raw", "raw"), ("1m", "1m"), ("1h", "1h"), ("auto", "1h")] {
+        let (status, body) = max_over(tier);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["tier"], json!(served), "{tier}: {body}");
+        assert_eq!(
+            body["data"]["result"][0]["value"][1],
+            json!("40"),
+            "{tier}: {body}"
+        );
+        assert!(body.get("warnings").is_none(), "{tier}: {body}");
+    }
+    // A window that cuts the hourly buckets, forced onto them: answered, and said to
+    // be approximate.
+    let (status, body) = get(
+        &instance,
+        &format!("/api/v1/query?query=max_over_time(up%5B5m%5D)&time={hour}&tier=1h"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tier"], json!("1h"));
+    let warning = body["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("served from the 1h rollup tier") && warning.contains("approximate"),
+        "{body}"
+    );
+    // A tier this store does not have.
+    let (status, body) = max_over("5m");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        json!("invalid parameter \"tier\": no tier \"5m\"; this store has auto, raw, 1m, 1h")
     );
 }

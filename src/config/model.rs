@@ -475,17 +475,28 @@ fn default_hot_window() -> Spanned<ConfigDuration> {
         ConfigDuration(std::time::Duration::from_secs(2 * 3600)),
     )
 }
-/// Raw data only, 15 days, until queries read rollups (see `storage::Tier::defaults`).
+/// Raw 15 d, 1 m rollups 90 d, 1 h rollups 5 y (`storage::Tier::defaults`).
 fn default_tiers() -> Spanned<Vec<TierSection>> {
+    let tier = |resolution, days: u64| TierSection {
+        resolution: Spanned::new(0..0, resolution),
+        retention: Spanned::new(
+            0..0,
+            ConfigDuration(std::time::Duration::from_secs(days * 24 * 3600)),
+        ),
+    };
     Spanned::new(
         0..0,
-        vec![TierSection {
-            resolution: Spanned::new(0..0, TierResolution::Raw),
-            retention: Spanned::new(
-                0..0,
-                ConfigDuration(std::time::Duration::from_secs(15 * 24 * 3600)),
+        vec![
+            tier(TierResolution::Raw, 15),
+            tier(
+                TierResolution::Every(std::time::Duration::from_secs(60)),
+                90,
             ),
-        }],
+            tier(
+                TierResolution::Every(std::time::Duration::from_secs(3600)),
+                5 * 365,
+            ),
+        ],
     )
 }
 

@@ -452,18 +452,22 @@ impl Cold {
         Ok(deleted as u64)
     }
 
-    /// Gives up to `pages` free pages back to the file system; returns the bytes the
-    /// file shrank by.
+    /// Gives up to `pages` free pages back to the file system; returns their bytes.
+    /// (The file shrinks at the checkpoint that follows, in WAL mode.)
     pub fn release_free_pages(&self, pages: u32) -> Result<u64, ColdError> {
-        let before = self.size_on_disk();
         let writer = self.writer();
-        let free: i64 = writer.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
-        if free > 0 {
-            writer.execute_batch(&format!("PRAGMA incremental_vacuum({pages});"))?;
-            writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        let free_pages = |connection: &Connection| -> Result<i64, ColdError> {
+            Ok(connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?)
+        };
+        let before = free_pages(&writer)?;
+        if before == 0 {
+            return Ok(0);
         }
-        drop(writer);
-        Ok(before.saturating_sub(self.size_on_disk()))
+        writer.execute_batch(&format!("PRAGMA incremental_vacuum({pages});"))?;
+        let after = free_pages(&writer)?;
+        let page_size: i64 = writer.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(u64::try_from((before - after) * page_size).unwrap_or(0))
     }
 
     /// Whether the file has free pages left to release.

@@ -213,3 +213,6 @@ impl Storage {
         period_start >= self.raw_horizon()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,15 +82,6 @@ pub fn bucket_end(t: i64, resolution: i64) -> i64 {
         .saturating_add(resolution)
 }
 
-/// The counter increase from `previous` to `value` as `rate()` counts it.
-pub fn counter_step(previous: f64, value: f64) -> f64 {
-    if value < previous {
-        value
-    } else {
-        value - previous
-    }
-}
-
 /// The buckets of `samples` (sorted by time, one per timestamp) at `resolution` ms.
 /// Sums are compensated (Kahan–Neumaier), as the engine's `sum_over_time` is.
 pub fn buckets(samples: &[Sample], resolution: i64) -> Vec<Bucket> {
@@ -180,8 +171,8 @@ pub fn merge(old: Vec<Bucket>, new: Vec<Bucket>) -> Vec<Bucket> {
                 (Some(x), Some(y)) => merge_bucket(x, y),
                 _ => break,
             },
-            (Some(x), Some(y)) if x.end < y.end => match a.next() {
-                Some(x) => x,
+            (Some(x), Some(y)) if x.end > y.end => match b.next() {
+                Some(y) => y,
                 None => break,
             },
             (Some(_), _) => match a.next() {
@@ -237,18 +228,44 @@ fn merge_bucket(x: Bucket, y: Bucket) -> Bucket {
         first: early.first,
         last_t,
         last,
-        increase: early.increase + counter_step(early.last, late.first) + late.increase,
+        // As `buckets` computes it: last - first, plus the values before drops (each
+        // part's own, exactly zero without one, and the one between the parts).
+        increase: last - early.first
+            + (early.increase - (early.last - early.first))
+            + (late.increase - (late.last - late.first))
+            + if late.first < early.last {
+                early.last
+            } else {
+                0.0
+            },
         stale_t,
     }
 }
 
 /// Columns of a rollup block: integer columns, then float columns.
-const INT_COLUMNS: usize = 5;
-const FLOAT_COLUMNS: usize = 6;
+const INT_COLUMNS: usize = 8;
+const FLOAT_COLUMNS: usize = 3;
+
+/// What `increase` is stored relative to: `last - first`, which it equals without
+/// a counter reset (bits of 0.0 where that is NaN, so decoding never depends on how a
+/// platform propagates NaN payloads).
+fn increase_reference(first: f64, last: f64) -> u64 {
+    let difference = last - first;
+    if difference.is_nan() {
+        0
+    } else {
+        difference.to_bits()
+    }
+}
 
 /// Encodes buckets (sorted by end, all of one block) as a column table; ends are
 /// stored as bucket numbers after `block_start`, sample times as offsets back from the
 /// bucket's end.
+///
+/// `min`, `max` and `increase` are stored as the XOR of their bits with what they
+/// usually equal — `first`, `last`, `last - first` — so that for counters and
+/// constants (more than half of typical series) those columns are all zeros, which
+/// pco stores in almost nothing. Decoding XORs back: bit-exact whatever the values.
 pub fn encode_block(
     block_start: i64,
     resolution: i64,
@@ -269,16 +286,23 @@ pub fn encode_block(
         .iter()
         .map(|b| b.stale_t.map_or(-1, |t| b.end - t))
         .collect();
+    let xor =
+        |get: fn(&Bucket) -> u64| -> Vec<i64> { buckets.iter().map(|b| get(b) as i64).collect() };
+    let min_x = xor(|b| b.min.to_bits() ^ b.first.to_bits());
+    let max_x = xor(|b| b.max.to_bits() ^ b.last.to_bits());
+    let increase_x = xor(|b| b.increase.to_bits() ^ increase_reference(b.first, b.last));
     let column = |get: fn(&Bucket) -> f64| buckets.iter().map(get).collect::<Vec<f64>>();
-    let floats = [
-        column(|b| b.sum),
-        column(|b| b.min),
-        column(|b| b.max),
-        column(|b| b.first),
-        column(|b| b.last),
-        column(|b| b.increase),
+    let floats = [column(|b| b.sum), column(|b| b.first), column(|b| b.last)];
+    let ints: [&[i64]; INT_COLUMNS] = [
+        &index,
+        &count,
+        &first_back,
+        &last_back,
+        &stale_back,
+        &min_x,
+        &max_x,
+        &increase_x,
     ];
-    let ints: [&[i64]; INT_COLUMNS] = [&index, &count, &first_back, &last_back, &stale_back];
     let float_refs: Vec<&[f64]> = floats.iter().map(Vec::as_slice).collect();
     chunk::pco::encode_columns(&ints, &float_refs)
 }
@@ -297,15 +321,18 @@ pub fn decode_block(
         let at = |offset: i64| if offset < 0 { i64::MIN } else { end - offset };
         let count = u32::try_from(ints[1][row])
             .map_err(|_| ChunkError::Corrupt(format!("bucket count {}", ints[1][row])))?;
+        let (first, last) = (floats[1][row], floats[2][row]);
+        let unxor =
+            |column: usize, reference: u64| f64::from_bits(ints[column][row] as u64 ^ reference);
         result.push(Bucket {
             end,
             count,
             sum: floats[0][row],
-            min: floats[1][row],
-            max: floats[2][row],
-            first: floats[3][row],
-            last: floats[4][row],
-            increase: floats[5][row],
+            min: unxor(5, first.to_bits()),
+            max: unxor(6, last.to_bits()),
+            first,
+            last,
+            increase: unxor(7, increase_reference(first, last)),
             first_t: at(ints[2][row]),
             last_t: at(ints[3][row]),
             stale_t: (ints[4][row] >= 0).then(|| end - ints[4][row]),

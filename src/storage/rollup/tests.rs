@@ -111,6 +111,33 @@ proptest! {
     }
 
     #[test]
+    fn merging_the_buckets_of_an_earlier_and_a_later_part_gives_the_whole(samples in series(), cut in 0usize..400, resolution in prop_oneof![Just(60_000i64), Just(3_600_000i64)]) {
+        // Within a bucket one part's samples all precede the other's: every aggregate
+        // is exact, sums up to rounding (they are added in another order).
+        let cut = cut.min(samples.len());
+        let (early, late) = samples.split_at(cut);
+        let merged = merge(buckets(late, resolution), buckets(early, resolution));
+        let whole = buckets(&samples, resolution);
+        prop_assert_eq!(merged.len(), whole.len());
+        for (got, want) in merged.iter().zip(&whole) {
+            prop_assert_eq!(
+                (got.end, got.count, got.first_t, got.last_t, got.stale_t),
+                (want.end, want.count, want.first_t, want.last_t, want.stale_t)
+            );
+            let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            let close = |a: f64, b: f64| same(a, b) || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+            prop_assert!(same(got.min, want.min) && same(got.max, want.max), "{:?} {:?}", got, want);
+            prop_assert!(same(got.first, want.first) && same(got.last, want.last), "{:?} {:?}", got, want);
+            prop_assert!(close(got.sum, want.sum), "sum {:?} {:?}", got, want);
+            // A NaN sample makes a part's increase NaN; the whole skips it.
+            let has_nan = samples.iter().any(|s| s.v.is_nan() && !is_stale_nan(s.v));
+            if !has_nan {
+                prop_assert!(close(got.increase, want.increase), "increase {:?} {:?}", got, want);
+            }
+        }
+    }
+
+    #[test]
     fn blocks_round_trip_bit_for_bit(samples in series(), resolution in prop_oneof![Just(60_000i64), Just(3_600_000i64)]) {
         let computed = buckets(&samples, resolution);
         let block_start = computed.first().map_or(0, |b| b.end - resolution);
