@@ -207,6 +207,16 @@ impl Collector for StorageCollector {
                 counters.chunks_compacted.load(Relaxed),
             ),
             (
+                "tandem_storage_retention_blocks_deleted",
+                "Raw and rollup blocks deleted by retention",
+                counters.retention_blocks_deleted.load(Relaxed),
+            ),
+            (
+                "tandem_storage_retention_bytes_freed",
+                "Bytes retention gave back to the file system",
+                counters.retention_bytes_freed.load(Relaxed),
+            ),
+            (
                 "tandem_storage_wal_entries_truncated",
                 "WAL records deleted with their segments after their data was sealed",
                 counters.wal_entries_truncated.load(Relaxed),

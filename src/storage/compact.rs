@@ -361,26 +361,52 @@ impl Rollups {
         Ok(())
     }
 
+    /// Encodes every block, on every core (pco's encoder dominates compaction).
     fn encode(self) -> Result<Vec<RollupBlock>, StorageError> {
-        let mut encoded = Vec::with_capacity(self.blocks.len());
-        for ((series, resolution, block_start), buckets) in self.blocks {
-            let payload =
-                rollup::encode_block(block_start, resolution, &buckets).map_err(|error| {
-                    StorageError::Io {
-                        path: std::path::PathBuf::from("(rollup encoder)"),
-                        source: std::io::Error::other(format!("series {}: {error}", series.0)),
-                    }
-                })?;
-            encoded.push(RollupBlock {
-                series,
-                resolution,
-                block_start,
-                buckets: u32::try_from(buckets.len()).unwrap_or(u32::MAX),
-                data: chunk::frame(chunk::Encoding::Rollup, &payload),
-            });
-        }
-        Ok(encoded)
+        let blocks: Vec<((SeriesRef, i64, i64), Vec<rollup::Bucket>)> =
+            self.blocks.into_iter().collect();
+        let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+        let per_thread = blocks.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = blocks
+                .chunks(per_thread)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(key, buckets)| encode_rollup_block(*key, buckets))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut encoded = Vec::with_capacity(blocks.len());
+            for worker in workers {
+                let part = worker
+                    .join()
+                    .unwrap_or_else(|_| panic!("BUG: a rollup encoder thread panicked"));
+                encoded.extend(part?);
+            }
+            Ok(encoded)
+        })
     }
+}
+
+fn encode_rollup_block(
+    (series, resolution, block_start): (SeriesRef, i64, i64),
+    buckets: &[rollup::Bucket],
+) -> Result<RollupBlock, StorageError> {
+    let payload = rollup::encode_block(block_start, resolution, buckets).map_err(|error| {
+        StorageError::Io {
+            path: std::path::PathBuf::from("(rollup encoder)"),
+            source: std::io::Error::other(format!("series {}: {error}", series.0)),
+        }
+    })?;
+    Ok(RollupBlock {
+        series,
+        resolution,
+        block_start,
+        buckets: u32::try_from(buckets.len()).unwrap_or(u32::MAX),
+        data: chunk::frame(chunk::Encoding::Rollup, &payload),
+    })
 }
 
 /// The buckets of a stored rollup block; a damaged block is logged, counted and

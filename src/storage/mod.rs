@@ -176,6 +176,8 @@ pub struct StorageCounters {
     pub corruptions: AtomicU64,
     pub compactions: AtomicU64,
     pub chunks_compacted: AtomicU64,
+    pub retention_blocks_deleted: AtomicU64,
+    pub retention_bytes_freed: AtomicU64,
     pub wal_entries_truncated: AtomicU64,
     pub series_created: AtomicU64,
 }

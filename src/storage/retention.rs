@@ -162,6 +162,14 @@ impl Storage {
         }
         let freed = self.cold.release_free_pages(RELEASE_PAGES_PER_STEP)?;
         report.bytes_freed += freed;
+        let counters = &self.counters;
+        counters.retention_blocks_deleted.fetch_add(
+            report.raw_blocks_deleted + report.rollup_blocks_deleted,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        counters
+            .retention_bytes_freed
+            .fetch_add(freed, std::sync::atomic::Ordering::Relaxed);
         if freed > 0 && self.cold.has_free_pages()? {
             report.finished = false;
         }

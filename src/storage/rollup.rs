@@ -281,7 +281,17 @@ pub fn encode_block(
         .collect();
     let back = |t: i64, end: i64| if t == i64::MIN { -1 } else { end - t };
     let first_back: Vec<i64> = buckets.iter().map(|b| back(b.first_t, b.end)).collect();
-    let last_back: Vec<i64> = buckets.iter().map(|b| back(b.last_t, b.end)).collect();
+    // The span from first to last sample: 0 in a bucket of one sample.
+    let span: Vec<i64> = buckets
+        .iter()
+        .map(|b| {
+            if b.count == 0 {
+                -1
+            } else {
+                b.last_t - b.first_t
+            }
+        })
+        .collect();
     let stale_back: Vec<i64> = buckets
         .iter()
         .map(|b| b.stale_t.map_or(-1, |t| b.end - t))
@@ -292,12 +302,22 @@ pub fn encode_block(
     let max_x = xor(|b| b.max.to_bits() ^ b.last.to_bits());
     let increase_x = xor(|b| b.increase.to_bits() ^ increase_reference(b.first, b.last));
     let column = |get: fn(&Bucket) -> f64| buckets.iter().map(get).collect::<Vec<f64>>();
-    let floats = [column(|b| b.sum), column(|b| b.first), column(|b| b.last)];
+    // In a bucket of one sample, sum and last are that sample's value: stored as 0.0
+    // (a tier as fine as the data's interval then costs little more than its raw
+    // samples).
+    fn single(b: &Bucket, v: f64) -> f64 {
+        if b.count == 1 { 0.0 } else { v }
+    }
+    let floats = [
+        column(|b| single(b, b.sum)),
+        column(|b| b.first),
+        column(|b| single(b, b.last)),
+    ];
     let ints: [&[i64]; INT_COLUMNS] = [
         &index,
         &count,
         &first_back,
-        &last_back,
+        &span,
         &stale_back,
         &min_x,
         &max_x,
@@ -321,20 +341,30 @@ pub fn decode_block(
         let at = |offset: i64| if offset < 0 { i64::MIN } else { end - offset };
         let count = u32::try_from(ints[1][row])
             .map_err(|_| ChunkError::Corrupt(format!("bucket count {}", ints[1][row])))?;
-        let (first, last) = (floats[1][row], floats[2][row]);
+        let first = floats[1][row];
+        let (sum, last) = if count == 1 {
+            (first, first)
+        } else {
+            (floats[0][row], floats[2][row])
+        };
+        let first_t = at(ints[2][row]);
+        let last_t = match ints[3][row] {
+            span if span < 0 || first_t == i64::MIN => i64::MIN,
+            span => first_t + span,
+        };
         let unxor =
             |column: usize, reference: u64| f64::from_bits(ints[column][row] as u64 ^ reference);
         result.push(Bucket {
             end,
             count,
-            sum: floats[0][row],
+            sum,
             min: unxor(5, first.to_bits()),
             max: unxor(6, last.to_bits()),
             first,
             last,
             increase: unxor(7, increase_reference(first, last)),
-            first_t: at(ints[2][row]),
-            last_t: at(ints[3][row]),
+            first_t,
+            last_t,
             stale_t: (ints[4][row] >= 0).then(|| end - ints[4][row]),
         });
     }
