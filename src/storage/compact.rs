@@ -365,29 +365,33 @@ impl Rollups {
     fn encode(self) -> Result<Vec<RollupBlock>, StorageError> {
         let blocks: Vec<((SeriesRef, i64, i64), Vec<rollup::Bucket>)> =
             self.blocks.into_iter().collect();
-        let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
-        let per_thread = blocks.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = blocks
-                .chunks(per_thread)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|(key, buckets)| encode_rollup_block(*key, buckets))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
-                .collect();
-            let mut encoded = Vec::with_capacity(blocks.len());
-            for worker in workers {
-                let part = worker
-                    .join()
-                    .unwrap_or_else(|_| panic!("BUG: a rollup encoder thread panicked"));
-                encoded.extend(part?);
-            }
-            Ok(encoded)
-        })
+        on_every_core(&blocks, |(key, buckets)| encode_rollup_block(*key, buckets))
     }
+}
+
+/// `encode` applied to every item, the items split in contiguous shares over the
+/// cores; results keep the items' order, and the first error is returned.
+fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    encode: impl Fn(&T) -> Result<R, StorageError> + Sync,
+) -> Result<Vec<R>, StorageError> {
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
+    let per_thread = items.len().div_ceil(threads).max(1);
+    let encode = &encode;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || part.iter().map(encode).collect::<Result<Vec<_>, _>>()))
+            .collect();
+        let mut encoded = Vec::with_capacity(items.len());
+        for worker in workers {
+            let part = worker
+                .join()
+                .unwrap_or_else(|_| panic!("BUG: an encoder thread panicked"));
+            encoded.extend(part?);
+        }
+        Ok(encoded)
+    })
 }
 
 fn encode_rollup_block(
@@ -488,28 +492,7 @@ fn in_page_order(mut blocks: Vec<StoredBlock>) -> Vec<StoredBlock> {
 /// Encodes blocks on every core: pco encoding (with its verifying decode) is the
 /// expensive part of compaction, and blocks are independent.
 fn encode_blocks(pending: Vec<(SeriesRef, Vec<Sample>)>) -> Result<Vec<StoredBlock>, StorageError> {
-    let threads = std::thread::available_parallelism().map_or(1, |count| count.get());
-    let per_thread = pending.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = pending
-            .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(series, samples)| encode_block(*series, samples))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut blocks = Vec::with_capacity(pending.len());
-        for worker in workers {
-            let encoded = worker
-                .join()
-                .unwrap_or_else(|_| panic!("BUG: a block encoder thread panicked"));
-            blocks.extend(encoded?);
-        }
-        Ok(blocks)
-    })
+    on_every_core(&pending, |(series, samples)| encode_block(*series, samples))
 }
 
 /// One pco block. `pco::encode` decodes its own output and compares bit patterns
