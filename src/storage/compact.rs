@@ -187,8 +187,20 @@ impl Storage {
                     pending.push((work.series, spilled));
                 }
                 match arrived {
-                    None => rollups.replace_period(self, work.series, period, &inside)?,
-                    Some(arrived) => rollups.merge_period(self, work.series, period, &arrived)?,
+                    None => rollups.update_period(
+                        self,
+                        work.series,
+                        period,
+                        &inside,
+                        PeriodUpdate::Replace,
+                    )?,
+                    Some(arrived) => rollups.update_period(
+                        self,
+                        work.series,
+                        period,
+                        &arrived,
+                        PeriodUpdate::Merge,
+                    )?,
                 }
                 pending.push((work.series, inside));
             }
@@ -283,6 +295,12 @@ pub(super) fn rollup_block_start(end: i64, resolution: i64) -> i64 {
     end.saturating_sub(1).div_euclid(span).saturating_mul(span)
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PeriodUpdate {
+    Replace,
+    Merge,
+}
+
 /// The rollup blocks one compaction transaction rewrites, gathered in memory so that
 /// several periods of one block (an import of many days) all land in it.
 struct Rollups {
@@ -299,14 +317,16 @@ impl Rollups {
         }
     }
 
-    /// Recomputes every bucket of `period` at every resolution from `samples`, the
-    /// period's complete raw data.
-    fn replace_period(
+    /// Updates every resolution's buckets of `period` from `samples`: with
+    /// `Replace`, the period's complete raw data; with `Merge`, samples none of which
+    /// the stored buckets already hold (raw data of the day may be gone).
+    fn update_period(
         &mut self,
         storage: &Storage,
         series: SeriesRef,
         period: i64,
         samples: &[Sample],
+        update: PeriodUpdate,
     ) -> Result<(), StorageError> {
         let (first, last) = period_bounds(period);
         for &resolution in &self.resolutions {
@@ -315,7 +335,8 @@ impl Rollups {
             let buckets = match self.blocks.entry(key) {
                 std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::btree_map::Entry::Vacant(entry) => {
-                    let stored = if rollup_block_span(resolution) == BLOCK_PERIOD_MS {
+                    let whole = rollup_block_span(resolution) == BLOCK_PERIOD_MS;
+                    let stored = if whole && update == PeriodUpdate::Replace {
                         // The block is this one period, replaced whole.
                         Vec::new()
                     } else {
@@ -324,39 +345,17 @@ impl Rollups {
                     entry.insert(stored)
                 }
             };
-            buckets.retain(|bucket| bucket.end < first || bucket.end > last);
-            buckets.extend(rollup::buckets(samples, resolution));
-            buckets.sort_by_key(|bucket| bucket.end);
-        }
-        Ok(())
-    }
-
-    /// Adds `samples`, none of which the rollups of `period` already hold, to them.
-    fn merge_period(
-        &mut self,
-        storage: &Storage,
-        series: SeriesRef,
-        period: i64,
-        samples: &[Sample],
-    ) -> Result<(), StorageError> {
-        let (first, last) = period_bounds(period);
-        for &resolution in &self.resolutions {
-            let block_start = rollup_block_start(last, resolution);
-            let key = (series, resolution, block_start);
-            let buckets = match self.blocks.entry(key) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => {
-                    entry.insert(load_rollup_block(storage, series, resolution, block_start)?)
-                }
-            };
-            let (inside, outside): (Vec<rollup::Bucket>, Vec<rollup::Bucket>) =
+            let (inside, mut kept): (Vec<rollup::Bucket>, Vec<rollup::Bucket>) =
                 std::mem::take(buckets)
                     .into_iter()
                     .partition(|bucket| bucket.end >= first && bucket.end <= last);
-            let mut merged = outside;
-            merged.extend(rollup::merge(inside, rollup::buckets(samples, resolution)));
-            merged.sort_by_key(|bucket| bucket.end);
-            *buckets = merged;
+            let new = rollup::buckets(samples, resolution);
+            match update {
+                PeriodUpdate::Replace => kept.extend(new),
+                PeriodUpdate::Merge => kept.extend(rollup::merge(inside, new)),
+            }
+            kept.sort_by_key(|bucket| bucket.end);
+            *buckets = kept;
         }
         Ok(())
     }
