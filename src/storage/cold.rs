@@ -6,7 +6,7 @@
 //! lets readers run while the compactor writes.
 
 use crate::model::{Label, Labels, SeriesRef};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, config::DbConfig, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -80,8 +80,26 @@ fn open_connection(path: &Path) -> Result<Connection, ColdError> {
             "PRAGMA page_size = 65536; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;",
         )
         .map_err(open_error)?;
+    // The bundled SQLite is built with STAT4, under which binding a value to a
+    // parameter compared with an indexed column marks the statement for re-preparing,
+    // so every block lookup parsed and planned its SQL again (a fifth of a rollup
+    // query's time). Our statements have one good plan whatever the values.
+    connection
+        .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(open_error)?;
+    // Blocks are read through a memory map rather than copied page by page into
+    // SQLite's cache: a 30-day query reads thousands of rows spread over 64 KiB pages,
+    // and the copies were a tenth of its time. The map is the OS page cache, so it
+    // adds no anonymous memory. SQLite caps it at its compile-time maximum (2 GiB);
+    // pages past that are read as before.
+    connection
+        .pragma_update(None, "mmap_size", MMAP_BYTES_MAX)
+        .map_err(open_error)?;
     Ok(connection)
 }
+
+/// Bytes of the database file that connections map (SQLite lowers it to its own cap).
+const MMAP_BYTES_MAX: i64 = 1 << 40;
 
 pub fn encode_labels(labels: &Labels) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(labels.len() * 24);

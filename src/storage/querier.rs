@@ -85,11 +85,16 @@ impl<'a> SeriesData<'a> {
         let mut buckets = Vec::new();
         for (block_start, framed) in &part.blocks {
             match super::compact::decode_rollup_block(framed, *block_start, part.resolution) {
-                Ok(decoded) => buckets.extend(
-                    decoded
-                        .into_iter()
-                        .filter(|bucket| bucket.end >= part.first_end && bucket.end <= part.split),
-                ),
+                Ok(decoded) => {
+                    // Decoded buckets are in order of end: copy the slice wanted.
+                    let low = decoded.partition_point(|bucket| bucket.end < part.first_end);
+                    let high = decoded.partition_point(|bucket| bucket.end <= part.split);
+                    if buckets.is_empty() && low == 0 && high == decoded.len() {
+                        buckets = decoded;
+                    } else {
+                        buckets.extend_from_slice(&decoded[low..high.max(low)]);
+                    }
+                }
                 Err(error) => {
                     self.corruptions.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(series = self.series.0, %error, "corrupt rollup block skipped while reading");

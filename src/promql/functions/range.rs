@@ -161,7 +161,21 @@ pub(super) fn eval(
     let mut notes = Notes::new(steps.len());
     let mut scratch = Scratch::new(params.len());
     let mut output = Vec::new();
-    if range.resolution.is_some() && function.rollup_exact() {
+    let from_buckets = range.resolution.is_some() && function.rollup_exact();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(crate::limits::QUERY_THREADS_MAX);
+    if threads > 1 && range.pending_len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN {
+        let pending = range.take_pending();
+        let job = Job {
+            function,
+            range: &range,
+            params: &params,
+            steps,
+            from_buckets,
+        };
+        output = eval_parallel(ev, &job, pending, &mut notes, threads)?;
+    } else if from_buckets {
         for data in range.take_pending() {
             ev.check_deadline()?;
             let labels = data.labels.clone();
@@ -177,18 +191,6 @@ pub(super) fn eval(
             ));
             ev.release(held);
         }
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(crate::limits::QUERY_THREADS_MAX);
-    if threads > 1
-        && range.resolution.is_none()
-        && range.pending_len() >= crate::limits::QUERY_PARALLEL_SERIES_MIN
-    {
-        let pending = range.take_pending();
-        output = eval_parallel(
-            ev, function, &range, pending, &params, steps, &mut notes, threads,
-        )?;
     }
     // The rest, one series at a time: still compressed ones are decoded here, and
     // their samples released once their values are out.
@@ -211,17 +213,24 @@ pub(super) fn eval(
     Ok(Value::Vector(output))
 }
 
+/// What `eval_parallel` evaluates on each series.
+struct Job<'j> {
+    function: RangeFunction,
+    range: &'j RangeArg<'j>,
+    params: &'j [Vec<f64>],
+    steps: &'j Steps,
+    /// Windows from the series' rollup buckets instead of its samples.
+    from_buckets: bool,
+}
+
 /// Decodes and evaluates `pending` on `threads` threads, each taking a contiguous
-/// share so the output keeps storage order. Each thread holds one series' samples at
-/// a time; the budget check is per series (Prometheus' peak rule, per thread).
-#[allow(clippy::too_many_arguments)]
+/// share so the output keeps storage order. Each thread holds one series' samples (or
+/// buckets) at a time; the budget check is per series (Prometheus' peak rule, per
+/// thread).
 fn eval_parallel(
     ev: &mut Evaluator,
-    function: RangeFunction,
-    range: &RangeArg,
+    job: &Job<'_>,
     pending: Vec<crate::storage::SeriesData<'_>>,
-    params: &[Vec<f64>],
-    steps: &Steps,
     notes: &mut Notes,
     threads: usize,
 ) -> Result<Vec<StepSeries>, EvalError> {
@@ -247,42 +256,59 @@ fn eval_parallel(
                 scope.spawn(move || -> Result<Done, EvalError> {
                     let mut done = Done {
                         output: Vec::new(),
-                        notes: Notes::new(steps.len()),
+                        notes: Notes::new(job.steps.len()),
                         decoded: 0,
                         largest: 0,
                         series: 0,
                     };
-                    let mut scratch = Scratch::new(params.len());
+                    let mut scratch = Scratch::new(job.params.len());
                     for data in share {
                         if deadline.is_some_and(|deadline| std::time::Instant::now() > deadline) {
                             return Err(EvalError::Timeout);
                         }
                         let labels = data.labels.clone();
-                        let samples = super::super::eval::decode_samples(data, true);
-                        if samples.is_empty() {
+                        let (count, evaluated) = if job.from_buckets {
+                            let buckets = data.into_buckets();
+                            let evaluated = eval_buckets(
+                                job.function,
+                                job.range,
+                                labels,
+                                &buckets,
+                                job.steps,
+                                &mut done.notes,
+                            );
+                            (buckets.len() as u64, evaluated)
+                        } else {
+                            let samples = super::super::eval::decode_samples(data, true);
+                            let count = samples.len() as u64;
+                            if count > samples_max {
+                                return Err(EvalError::TooManySamples);
+                            }
+                            let series = RangeSeries {
+                                labels,
+                                samples,
+                                drop_name: false,
+                            };
+                            let evaluated = eval_series(
+                                job.function,
+                                job.range,
+                                series,
+                                job.params,
+                                job.steps,
+                                &mut done.notes,
+                                &mut scratch,
+                            )?;
+                            (count, evaluated)
+                        };
+                        if count == 0 {
                             continue;
                         }
-                        let count = samples.len() as u64;
                         if count > samples_max {
                             return Err(EvalError::TooManySamples);
                         }
                         done.decoded += count;
                         done.largest = done.largest.max(count);
                         done.series += 1;
-                        let series = RangeSeries {
-                            labels,
-                            samples,
-                            drop_name: false,
-                        };
-                        let evaluated = eval_series(
-                            function,
-                            range,
-                            series,
-                            params,
-                            steps,
-                            &mut done.notes,
-                            &mut scratch,
-                        )?;
                         done.output.extend(evaluated);
                     }
                     Ok(done)
@@ -424,10 +450,22 @@ fn eval_buckets(
     let mut values = vec![absent(); steps.len()];
     let mut any = false;
     let mut live: Vec<&Bucket> = Vec::new();
+    // Window ends only grow from step to step (or stay, under `@`): both bounds move
+    // forward, so a whole series costs one pass over its buckets, not a binary
+    // search per step.
+    let (mut low, mut high, mut previous_end) = (0, 0, i64::MIN);
     for (step, t) in steps.times().enumerate() {
         let end = range.window_end(t);
-        let low = buckets.partition_point(|bucket| bucket.end <= end - range.range);
-        let high = buckets.partition_point(|bucket| bucket.end <= end);
+        if end < previous_end {
+            (low, high) = (0, 0);
+        }
+        previous_end = end;
+        while low < buckets.len() && buckets[low].end <= end - range.range {
+            low += 1;
+        }
+        while high < buckets.len() && buckets[high].end <= end {
+            high += 1;
+        }
         live.clear();
         live.extend(buckets[low..high.max(low)].iter().filter(|b| b.count > 0));
         if let Some(value) = apply_buckets(function, &live, end, range.range) {
