@@ -146,6 +146,12 @@ pub const SCRAPE_TIMESTAMP_TOLERANCE_MS: i64 = 2;
 /// Targets over all scrape jobs: each runs a task and holds a series cache.
 pub const SCRAPE_TARGETS_MAX: usize = 10_000;
 
+/// Points one host collection may produce, over all families. A host with thousands
+/// of mounts or interfaces (container hosts) stays far below it; beyond it, points are
+/// dropped and counted as an error of the family that overflowed, so a runaway source
+/// cannot flood storage with series.
+pub const HOST_POINTS_MAX: usize = 100_000;
+
 /// Threads one range function may use to decode and evaluate its series: the
 /// appliance's small hosts have 2–4 cores, and a query should not starve ingest.
 pub const QUERY_THREADS_MAX: usize = 4;

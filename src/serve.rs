@@ -147,11 +147,12 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         reloader.subscribe(),
         scraping_stopped,
     ));
-    if reloader.current().host.enabled {
-        tracing::warn!(
-            "[collect.host] is enabled, but this build has no host collector yet: host metrics are not collected"
-        );
-    }
+    let (stop_host, host_stopped) = tokio::sync::oneshot::channel();
+    let host_collecting = tokio::spawn(crate::collect::host::run(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+        host_stopped,
+    ));
     ready.store(true, Ordering::Release);
     tracing::info!(%listen, "tandem is ready");
     server.await.map_err(ServeError::Server)?;
@@ -160,10 +161,16 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     // runtime's shutdown (the markers were written or not depending on how long the
     // final checkpoint took), so stop them and wait, bounded by the grace period.
     let _ = stop_scraping.send(());
+    let _ = stop_host.send(());
     let grace = std::time::Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS);
     if tokio::time::timeout(grace, scraping).await.is_err() {
         tracing::warn!(
             "scrape loops did not stop within the grace period; their staleness markers may be missing"
+        );
+    }
+    if tokio::time::timeout(grace, host_collecting).await.is_err() {
+        tracing::warn!(
+            "the host collector did not stop within the grace period; its staleness markers may be missing"
         );
     }
     let closing = Arc::clone(&storage);

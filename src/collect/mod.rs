@@ -4,5 +4,7 @@
 //! Does not: store anything itself, or block on storage.
 
 pub mod expfmt;
+pub mod host;
 pub mod import;
+pub mod relabel;
 pub mod scrape;

@@ -104,6 +104,60 @@ pub struct HostCollectSection {
     /// How often, e.g. `10s`.
     #[serde(default = "default_host_interval")]
     pub interval: Spanned<ConfigDuration>,
+    /// Families not collected, by node_exporter's collector name, e.g. `["hwmon"]`.
+    #[serde(default)]
+    pub families_exclude: Vec<Spanned<String>>,
+    /// `[collect.host.filesystem]`: which mounts `node_filesystem_*` covers.
+    #[serde(default)]
+    pub filesystem: HostFilesystemSection,
+    /// `[collect.host.netdev]`: which interfaces `node_network_*` covers (default
+    /// excludes `^lo$`, as node_exporter 1.5 does).
+    #[serde(default)]
+    pub netdev: HostDeviceSection,
+    /// `[collect.host.diskstats]`: which block devices `node_disk_*` covers (default
+    /// excludes partitions, loop, ram and floppy devices, as node_exporter 1.5 does).
+    #[serde(default)]
+    pub diskstats: HostDeviceSection,
+    /// `[collect.host.vmstat]`: which /proc/vmstat fields become `node_vmstat_*`.
+    #[serde(default)]
+    pub vmstat: HostVmstatSection,
+}
+
+/// `[collect.host.filesystem]`. Patterns are unanchored regexes, as node_exporter's
+/// flags are, so its flag values can be copied here unchanged.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostFilesystemSection {
+    /// Mount points left out; default is node_exporter 1.5's
+    /// `^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)`.
+    #[serde(default)]
+    pub mount_points_exclude: Option<Spanned<String>>,
+    /// File system types left out; default is node_exporter 1.5's list of pseudo file
+    /// systems (`proc`, `sysfs`, `cgroup2`, `overlay`, `squashfs`...).
+    #[serde(default)]
+    pub fs_types_exclude: Option<Spanned<String>>,
+}
+
+/// `[collect.host.netdev]` and `[collect.host.diskstats]`: set at most one of the two.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostDeviceSection {
+    /// Only devices whose name matches (an unanchored regex).
+    #[serde(default)]
+    pub device_include: Option<Spanned<String>>,
+    /// Devices whose name matches are left out (an unanchored regex).
+    #[serde(default)]
+    pub device_exclude: Option<Spanned<String>>,
+}
+
+/// `[collect.host.vmstat]`
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostVmstatSection {
+    /// Fields collected (an unanchored regex); default is node_exporter 1.5's
+    /// `^(oom_kill|pgpg|pswp|pg.*fault).*`.
+    #[serde(default)]
+    pub fields_include: Option<Spanned<String>>,
 }
 
 /// `[[scrape]]`: one job, scraping the same path on each of its targets.
@@ -190,6 +244,11 @@ impl Default for HostCollectSection {
         HostCollectSection {
             enabled: true,
             interval: default_host_interval(),
+            families_exclude: Vec::new(),
+            filesystem: HostFilesystemSection::default(),
+            netdev: HostDeviceSection::default(),
+            diskstats: HostDeviceSection::default(),
+            vmstat: HostVmstatSection::default(),
         }
     }
 }

@@ -87,11 +87,36 @@ pub struct StorageConfig {
     pub import_body_bytes_max: usize,
 }
 
-/// `[collect.host]` after validation.
+/// `[collect.host]` after validation. Patterns are checked to compile; the collector
+/// compiles them again (`collect::host::HostOptions`), so this type stays comparable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostCollectConfig {
     pub enabled: bool,
     pub interval: std::time::Duration,
+    /// Names from `collect::host::FAMILY_NAMES`.
+    pub families_exclude: Vec<String>,
+    pub filesystem_mount_points_exclude: String,
+    pub filesystem_fs_types_exclude: String,
+    pub netdev_devices: crate::collect::host::DeviceFilter,
+    pub diskstats_devices: crate::collect::host::DeviceFilter,
+    pub vmstat_fields_include: String,
+}
+
+impl Default for HostCollectConfig {
+    /// node_exporter 1.5's defaults, every family on.
+    fn default() -> Self {
+        use crate::collect::host::{DeviceFilter, defaults};
+        HostCollectConfig {
+            enabled: true,
+            interval: std::time::Duration::from_secs(10),
+            families_exclude: Vec::new(),
+            filesystem_mount_points_exclude: defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE.into(),
+            filesystem_fs_types_exclude: defaults::FILESYSTEM_FS_TYPES_EXCLUDE.into(),
+            netdev_devices: DeviceFilter::Exclude(defaults::NETDEV_DEVICE_EXCLUDE.into()),
+            diskstats_devices: DeviceFilter::Exclude(defaults::DISKSTATS_DEVICE_EXCLUDE.into()),
+            vmstat_fields_include: defaults::VMSTAT_FIELDS_INCLUDE.into(),
+        }
+    }
 }
 
 /// One `[[scrape]]` job after validation. Equal jobs scrape identically, so a reload
@@ -335,11 +360,7 @@ impl Checker<'_> {
             import_body_bytes_max: usize::try_from(parsed.storage.import_body_bytes_max.0)
                 .unwrap_or(usize::MAX),
         };
-        let host = HostCollectConfig {
-            enabled: parsed.collect.host.enabled,
-            interval: self
-                .positive_interval(&parsed.collect.host.interval, "collect.host.interval"),
-        };
+        let host = self.host(&parsed.collect.host);
         let mut jobs = HashMap::new();
         let mut targets = 0usize;
         let scrape: Vec<ScrapeJob> = parsed
@@ -571,6 +592,107 @@ impl Checker<'_> {
             }
         }
         auth
+    }
+
+    /// `[collect.host]`: families by known name, patterns that compile, and at most
+    /// one of `device_include` / `device_exclude` per family.
+    fn host(&mut self, section: &super::model::HostCollectSection) -> HostCollectConfig {
+        use crate::collect::host::{FAMILY_NAMES, defaults};
+        let mut families_exclude = Vec::new();
+        for family in &section.families_exclude {
+            if FAMILY_NAMES.contains(&family.get_ref().as_str()) {
+                families_exclude.push(family.get_ref().clone());
+            } else {
+                self.error(
+                    family.span(),
+                    format!(
+                        "collect.host.families_exclude: unknown family {:?}; known: {}",
+                        family.get_ref(),
+                        FAMILY_NAMES.join(", ")
+                    ),
+                );
+            }
+        }
+        let filesystem = &section.filesystem;
+        let netdev_devices = self.device_filter(
+            &section.netdev,
+            "collect.host.netdev",
+            defaults::NETDEV_DEVICE_EXCLUDE,
+        );
+        let diskstats_devices = self.device_filter(
+            &section.diskstats,
+            "collect.host.diskstats",
+            defaults::DISKSTATS_DEVICE_EXCLUDE,
+        );
+        HostCollectConfig {
+            enabled: section.enabled,
+            interval: self.positive_interval(&section.interval, "collect.host.interval"),
+            families_exclude,
+            filesystem_mount_points_exclude: self.pattern(
+                filesystem.mount_points_exclude.as_ref(),
+                "collect.host.filesystem.mount_points_exclude",
+                defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE,
+            ),
+            filesystem_fs_types_exclude: self.pattern(
+                filesystem.fs_types_exclude.as_ref(),
+                "collect.host.filesystem.fs_types_exclude",
+                defaults::FILESYSTEM_FS_TYPES_EXCLUDE,
+            ),
+            netdev_devices,
+            diskstats_devices,
+            vmstat_fields_include: self.pattern(
+                section.vmstat.fields_include.as_ref(),
+                "collect.host.vmstat.fields_include",
+                defaults::VMSTAT_FIELDS_INCLUDE,
+            ),
+        }
+    }
+
+    fn device_filter(
+        &mut self,
+        section: &super::model::HostDeviceSection,
+        key: &str,
+        default_exclude: &str,
+    ) -> crate::collect::host::DeviceFilter {
+        use crate::collect::host::DeviceFilter;
+        match (&section.device_include, &section.device_exclude) {
+            (Some(include), Some(_)) => {
+                self.error(
+                    include.span(),
+                    format!("{key}: set device_include or device_exclude, not both"),
+                );
+                DeviceFilter::Exclude(default_exclude.into())
+            }
+            (Some(include), None) => DeviceFilter::Include(self.pattern(
+                Some(include),
+                &format!("{key}.device_include"),
+                "",
+            )),
+            (None, exclude) => DeviceFilter::Exclude(self.pattern(
+                exclude.as_ref(),
+                &format!("{key}.device_exclude"),
+                default_exclude,
+            )),
+        }
+    }
+
+    /// A regex as written, checked to compile, or `default` when absent.
+    fn pattern(&mut self, value: Option<&Spanned<String>>, key: &str, default: &str) -> String {
+        let Some(value) = value else {
+            return default.to_string();
+        };
+        if let Err(error) = regex::Regex::new(value.get_ref()) {
+            // The regex crate's message spans several lines; the first says what is wrong.
+            let reason = error.to_string();
+            let reason = reason.lines().last().unwrap_or("invalid regex").trim();
+            let reason = reason.trim_start_matches("error: ");
+            self.error(
+                value.span(),
+                format!("{key}: invalid regex {:?}: {reason}", value.get_ref()),
+            );
+            return default.to_string();
+        }
+        value.get_ref().clone()
     }
 
     fn positive_interval(

@@ -65,6 +65,17 @@ pub struct Start<'a> {
     pub client: Option<reqwest::blocking::Client>,
 }
 
+/// A test's `tandem.toml` with the host collector off unless the test configures it:
+/// tests assert exact series counts and query results, which this machine's own
+/// metrics would change. Appended, so the test's line numbers stay as written.
+fn isolated(tandem_toml: &str) -> String {
+    if tandem_toml.contains("[collect") {
+        tandem_toml.to_string()
+    } else {
+        format!("{tandem_toml}\n[collect.host]\nenabled = false\n")
+    }
+}
+
 impl Instance {
     /// Starts tandem with `tandem_toml` and waits until `/-/ready` answers 200.
     pub fn start(tandem_toml: &str) -> Instance {
@@ -86,7 +97,10 @@ impl Instance {
         let temp = tempfile::tempdir().expect("temp dir");
         let config_dir = temp.path().join("config");
         let data_dir = temp.path().join("data");
-        write(&config_dir.join("tandem.toml"), options.tandem_toml);
+        write(
+            &config_dir.join("tandem.toml"),
+            &isolated(options.tandem_toml),
+        );
         for (name, content) in options.extra_files {
             write(&config_dir.join(name), content);
         }
