@@ -143,14 +143,41 @@ pub const SCRAPE_CACHE_SCRAPES_KEPT: u64 = 10;
 /// one gets that exact timestamp (Prometheus' default tolerance is the same 2 ms).
 pub const SCRAPE_TIMESTAMP_TOLERANCE_MS: i64 = 2;
 
+/// Longest exposition line a scrape accepts: a series at every label limit
+/// (64 labels of 256-byte names and 4 KiB values) is ~280 KiB. A longer line is a
+/// broken or hostile exporter, and the scrape fails naming the line.
+pub const SCRAPE_LINE_BYTES_MAX: usize = 512 * 1024;
+
 /// Targets over all scrape jobs: each runs a task and holds a series cache.
 pub const SCRAPE_TARGETS_MAX: usize = 10_000;
+
+/// Files matched by all `file_sd` patterns together: each is stat'ed at every refresh.
+pub const FILE_SD_FILES_MAX: usize = 1_000;
+
+/// Largest target file read: 10,000 targets with a few labels each fit in ~2 MiB.
+pub const FILE_SD_FILE_BYTES_MAX: u64 = 4 << 20;
+
+/// How often target files are checked for changes (Prometheus re-reads them every
+/// 5 minutes besides watching; we only poll, so more often).
+pub const FILE_SD_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Dropped targets kept for `/api/v1/targets`, over all jobs (Prometheus keeps them
+/// all unless `keep_dropped_targets`; they are only labels, but unbounded otherwise).
+pub const SCRAPE_DROPPED_TARGETS_MAX: usize = SCRAPE_TARGETS_MAX;
 
 /// Points one host collection may produce, over all families. A host with thousands
 /// of mounts or interfaces (container hosts) stays far below it; beyond it, points are
 /// dropped and counted as an error of the family that overflowed, so a runaway source
 /// cannot flood storage with series.
 pub const HOST_POINTS_MAX: usize = 100_000;
+
+/// Bytes read of an hwmon sensor file: node_exporter reads at most 128 with one
+/// `read(2)`, and a sensor value or label is shorter.
+pub const HOST_SENSOR_FILE_BYTES_MAX: u64 = 128;
+
+/// Bytes read of a /sys/class/net attribute: short numbers and MAC addresses (an
+/// interface alias is at most 256), so a misbehaving driver cannot make us read much.
+pub const HOST_SYSFS_ATTRIBUTE_BYTES_MAX: u64 = 4096;
 
 /// Threads one range function may use to decode and evaluate its series: the
 /// appliance's small hosts have 2–4 cores, and a query should not starve ingest.

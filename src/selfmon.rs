@@ -131,6 +131,16 @@ impl SelfMetrics {
         self
     }
 
+    /// Adds the scrape targets' metrics, read from `health` at each scrape.
+    pub fn with_target_health(
+        mut self,
+        health: std::sync::Arc<crate::collect::scrape::health::TargetHealth>,
+    ) -> SelfMetrics {
+        self.registry
+            .register_collector(Box::new(TargetHealthCollector { health }));
+        self
+    }
+
     /// Marks `hash` as the running config (and only it).
     pub fn set_config_hash(&self, hash: &str) {
         self.config_info.clear();
@@ -152,6 +162,25 @@ impl SelfMetrics {
 impl Default for SelfMetrics {
     fn default() -> Self {
         SelfMetrics::new()
+    }
+}
+
+/// File discovery's errors, read from the target registry at each scrape.
+#[derive(Debug)]
+struct TargetHealthCollector {
+    health: std::sync::Arc<crate::collect::scrape::health::TargetHealth>,
+}
+
+impl Collector for TargetHealthCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counter = ConstCounter::new(self.health.file_sd_read_errors());
+        let metric = encoder.encode_descriptor(
+            "tandem_file_sd_read_errors",
+            "Target files of file_sd that could not be read or parsed (their previous targets are kept)",
+            None,
+            counter.metric_type(),
+        )?;
+        counter.encode(metric)
     }
 }
 

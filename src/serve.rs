@@ -65,7 +65,12 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         );
         Arc::new(storage)
     };
-    let metrics = Arc::new(SelfMetrics::new().with_storage(Arc::clone(&storage)));
+    let target_health = Arc::new(crate::collect::scrape::health::TargetHealth::default());
+    let metrics = Arc::new(
+        SelfMetrics::new()
+            .with_storage(Arc::clone(&storage))
+            .with_target_health(Arc::clone(&target_health)),
+    );
     let tls = loaded.server.tls.as_ref().map(load_tls).transpose()?;
     let (listen, body_bytes_max) = (loaded.server.listen, loaded.server.request_body_bytes_max);
     let client_request_timeout = loaded.server.client_request_timeout;
@@ -93,6 +98,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         auth_cache: web::auth::AuthCache::default(),
         body_bytes_max,
         storage: Arc::clone(&storage),
+        target_health: Arc::clone(&target_health),
         query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
     });
     let server = HttpServer::new(move || {
@@ -145,6 +151,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     let scraping = tokio::spawn(crate::collect::scrape::run(
         Arc::clone(&storage),
         reloader.subscribe(),
+        target_health,
         scraping_stopped,
     ));
     let (stop_host, host_stopped) = tokio::sync::oneshot::channel();

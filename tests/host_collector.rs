@@ -76,6 +76,13 @@ fn family_of(name: &str) -> Option<&'static str> {
         _ if name.starts_with("node_filefd_") => "filefd",
         _ if name.starts_with("node_pressure_") => "pressure",
         _ if name.starts_with("node_vmstat_") => "vmstat",
+        // Every other per-interface series is a /sys/class/net gauge (or one of its
+        // `carrier_*_total` counters), e.g. `node_network_transmit_queue_length`.
+        _ if name.starts_with("node_network_") => "netclass",
+        _ if name.starts_with("node_sockstat_") => "sockstat",
+        _ if name.starts_with("node_hwmon_") => "hwmon",
+        "node_os_info" | "node_os_version" => "os",
+        _ if name.starts_with("node_timex_") => "timex",
         _ => return None,
     };
     Some(family)
@@ -100,7 +107,7 @@ enum Check {
 /// The tolerance for a metric: the first entry whose prefix matches.
 fn check_for(name: &str) -> Check {
     const GIB: f64 = (1u64 << 30) as f64;
-    let table: [(&str, Check); 33] = [
+    let table: &[(&str, Check)] = &[
         ("node_memory_MemTotal_bytes", Check::Exact),
         ("node_memory_SwapTotal_bytes", Check::Exact),
         ("node_memory_Hugepagesize_bytes", Check::Exact),
@@ -125,6 +132,40 @@ fn check_for(name: &str) -> Check {
         ("node_load", Check::Within(2.0)),
         ("node_procs_", Check::NamesOnly),
         ("node_disk_info", Check::Exact),
+        // netclass: interface properties, which do not move while the test runs
+        // (`carrier` covers the `carrier_*_changes_total` counters).
+        ("node_network_up", Check::Exact),
+        ("node_network_info", Check::Exact),
+        ("node_network_mtu_bytes", Check::Exact),
+        ("node_network_speed_bytes", Check::Exact),
+        ("node_network_carrier", Check::Exact),
+        ("node_network_iface_", Check::Exact),
+        ("node_network_flags", Check::Exact),
+        ("node_network_address_assign_type", Check::Exact),
+        ("node_network_device_id", Check::Exact),
+        ("node_network_dormant", Check::Exact),
+        ("node_network_name_assign_type", Check::Exact),
+        ("node_network_net_dev_group", Check::Exact),
+        ("node_network_protocol_type", Check::Exact),
+        ("node_network_transmit_queue_length", Check::Exact),
+        // sockstat: sockets come and go with the build beside the test; TIME_WAIT
+        // and socket memory move most.
+        ("node_sockstat_TCP_tw", Check::NamesOnly),
+        ("node_sockstat_TCP_mem", Check::NamesOnly),
+        ("node_sockstat_UDP_mem", Check::NamesOnly),
+        ("node_sockstat_", Check::Within(200.0)),
+        // hwmon: chips and labels are fixed; temperatures drift.
+        ("node_hwmon_chip_names", Check::Exact),
+        ("node_hwmon_sensor_label", Check::Exact),
+        ("node_hwmon_temp_", Check::Within(5.0)),
+        ("node_os_", Check::Exact),
+        // timex: the error bounds grow by 500 µs/s between syncs; the loop's offset
+        // and frequency are steered continuously.
+        ("node_timex_offset_seconds", Check::Within(0.1)),
+        ("node_timex_frequency_adjustment_ratio", Check::Within(1e-4)),
+        ("node_timex_maxerror_seconds", Check::Within(1.0)),
+        ("node_timex_estimated_error_seconds", Check::Within(1.0)),
+        ("node_timex_", Check::Exact),
         ("node_disk_io_now", Check::NamesOnly),
         // CPU seconds: a few % and a few seconds for the moment between the reads.
         (

@@ -3,6 +3,7 @@
 //! Owns: turning outside input into `Labels` and `Sample`s for `storage::Storage::append`.
 //! Does not: store anything itself, or block on storage.
 
+pub mod discovery;
 pub mod expfmt;
 pub mod host;
 pub mod import;

@@ -152,6 +152,34 @@ pub struct RelabelRule {
     action: Action,
 }
 
+/// Rules compare by what they do: the regex by its source text (a compiled `Regex`
+/// has no equality), so a reload restarts only targets whose rules changed.
+impl PartialEq for RelabelRule {
+    fn eq(&self, other: &RelabelRule) -> bool {
+        self.source_labels == other.source_labels
+            && self.separator == other.separator
+            && self.regex.as_str() == other.regex.as_str()
+            && self.modulus == other.modulus
+            && self.target_label == other.target_label
+            && self.replacement == other.replacement
+            && self.action == other.action
+    }
+}
+
+impl Eq for RelabelRule {}
+
+impl std::hash::Hash for RelabelRule {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.source_labels.hash(state);
+        self.separator.hash(state);
+        self.regex.as_str().hash(state);
+        self.modulus.hash(state);
+        self.target_label.hash(state);
+        self.replacement.hash(state);
+        self.action.hash(state);
+    }
+}
+
 /// Why a `RelabelSpec` was refused. Each message names the field and the value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RelabelError {
@@ -455,7 +483,17 @@ fn set(labels: &mut BTreeMap<String, String>, name: String, value: String) {
 fn compile_anchored(pattern: &str) -> Result<Regex, RelabelError> {
     Regex::new(&format!("^(?s:{pattern})$")).map_err(|error| RelabelError::InvalidRegex {
         regex: pattern.to_string(),
-        message: error.to_string(),
+        // The regex crate draws the wrapped pattern with a caret under the fault over
+        // several lines; a diagnostic is one line, and its last line says what is wrong.
+        message: error
+            .to_string()
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .unwrap_or("invalid regex")
+            .trim()
+            .trim_start_matches("error: ")
+            .to_string(),
     })
 }
 

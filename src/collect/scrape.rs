@@ -15,6 +15,7 @@
 //! be confused: about 2^-64 for a target with 2^32 series.
 
 use super::expfmt::{Entry, Format, Parser, detect_format};
+use super::relabel::{RelabelRule, relabel};
 use crate::config::{Config, ScrapeJob};
 use crate::limits;
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef, stale_nan};
@@ -33,51 +34,12 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 const ACCEPT: &str =
     "text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.1";
 
-/// One target of one job: equal values scrape identically.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub job: Arc<ScrapeJob>,
-    pub address: String,
-}
+pub mod health;
+pub mod target;
 
-impl Target {
-    pub fn url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.job.scheme.as_str(),
-            self.address,
-            self.job.path
-        )
-    }
-
-    /// `job`, `instance` and the job's extra labels, sorted by name.
-    fn labels(&self) -> Vec<(String, String)> {
-        let mut labels = self.job.labels.clone();
-        labels.push(("instance".into(), self.address.clone()));
-        labels.push(("job".into(), self.job.job.clone()));
-        labels.retain(|(_, value)| !value.is_empty());
-        labels.sort();
-        labels
-    }
-}
-
-/// Every target of every job in `config`.
-pub fn targets(config: &Config) -> Vec<Target> {
-    config
-        .scrape
-        .iter()
-        .flat_map(|job| {
-            let job = Arc::new(job.clone());
-            job.targets
-                .iter()
-                .map(|address| Target {
-                    job: Arc::clone(&job),
-                    address: address.clone(),
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
+use super::discovery::{FileDiscovery, Refreshed};
+use health::{LastScrape, TargetHealth};
+pub use target::{Target, Targets, targets};
 
 struct Running {
     stop: oneshot::Sender<()>,
@@ -91,6 +53,7 @@ struct Running {
 pub async fn run(
     storage: Arc<Storage>,
     mut configs: watch::Receiver<Arc<Config>>,
+    health: Arc<TargetHealth>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let client = match reqwest::Client::builder()
@@ -105,40 +68,39 @@ pub async fn run(
         }
     };
     let mut running: HashMap<Target, Running> = HashMap::new();
+    let mut discovery = FileDiscovery::default();
+    let mut refresh = tokio::time::interval(limits::FILE_SD_REFRESH_INTERVAL);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut config = configs.borrow_and_update().clone();
+    // A reload re-reads every target file and re-applies the config.
+    let mut reloaded = true;
     loop {
-        let config = configs.borrow_and_update().clone();
-        let wanted = targets(&config);
-        let stopped: Vec<Target> = running
-            .keys()
-            .filter(|target| !wanted.contains(target))
-            .cloned()
-            .collect();
-        for target in stopped {
-            if let Some(old) = running.remove(&target) {
-                let _ = old.stop.send(());
-                // The loop writes its staleness markers and ends; no need to wait.
-                drop(old.task);
-            }
+        let refreshed;
+        (discovery, refreshed) = refresh_discovery(discovery, &config, reloaded).await;
+        health.count_file_sd_read_errors(refreshed.errors);
+        if reloaded || refreshed.changed {
+            let wanted = targets(&config, &discovery);
+            health.set_targets(&wanted);
+            apply(&mut running, wanted.active, |target, stopped| {
+                tokio::spawn(scrape_loop(
+                    target,
+                    Arc::clone(&storage),
+                    client.clone(),
+                    Arc::clone(&health),
+                    stopped,
+                ))
+            });
         }
-        for target in wanted {
-            if running.contains_key(&target) {
-                continue;
-            }
-            let (stop, stopped) = oneshot::channel();
-            let task = tokio::spawn(scrape_loop(
-                target.clone(),
-                Arc::clone(&storage),
-                client.clone(),
-                stopped,
-            ));
-            running.insert(target, Running { stop, task });
-        }
+        reloaded = false;
         tokio::select! {
             changed = configs.changed() => {
                 if changed.is_err() {
                     break;
                 }
+                config = configs.borrow_and_update().clone();
+                reloaded = true;
             }
+            _ = refresh.tick() => {}
             _ = &mut shutdown => break,
         }
     }
@@ -146,6 +108,64 @@ pub async fn run(
         let _ = old.stop.send(());
         let _ = old.task.await;
     }
+}
+
+/// Stops the running targets that are not `wanted` (each writes its staleness
+/// markers) and starts the wanted ones that are not running.
+fn apply(
+    running: &mut HashMap<Target, Running>,
+    wanted: Vec<Target>,
+    mut spawn: impl FnMut(Target, oneshot::Receiver<()>) -> tokio::task::JoinHandle<()>,
+) {
+    let keep: std::collections::HashSet<&Target> = wanted.iter().collect();
+    let stopped: Vec<Target> = running
+        .keys()
+        .filter(|target| !keep.contains(target))
+        .cloned()
+        .collect();
+    for target in stopped {
+        if let Some(old) = running.remove(&target) {
+            let _ = old.stop.send(());
+            // The loop writes its staleness markers and ends; no need to wait.
+            drop(old.task);
+        }
+    }
+    for target in wanted {
+        if running.contains_key(&target) {
+            continue;
+        }
+        let (stop, stopped) = oneshot::channel();
+        let task = spawn(target.clone(), stopped);
+        running.insert(target, Running { stop, task });
+    }
+}
+
+/// Refreshes the target files of `config`'s jobs on the blocking pool (it stats and
+/// reads files). `force`: re-read every file.
+async fn refresh_discovery(
+    mut discovery: FileDiscovery,
+    config: &Config,
+    force: bool,
+) -> (FileDiscovery, Refreshed) {
+    let patterns: Vec<String> = config
+        .scrape
+        .iter()
+        .flat_map(|job| job.file_sd.iter().cloned())
+        .collect();
+    if patterns.is_empty() {
+        // Forgets the files of jobs that no longer have any.
+        let refreshed = discovery.refresh(&[], force);
+        return (discovery, refreshed);
+    }
+    let refreshed = tokio::task::spawn_blocking(move || {
+        let refreshed = discovery.refresh(&patterns, force);
+        (discovery, refreshed)
+    })
+    .await;
+    refreshed.unwrap_or_else(|error| {
+        tracing::error!(%error, "BUG: file_sd refresh panicked; target files are read again");
+        (FileDiscovery::default(), Refreshed::default())
+    })
 }
 
 /// Milliseconds since the epoch.
@@ -185,8 +205,25 @@ async fn scrape_loop(
     target: Target,
     storage: Arc<Storage>,
     client: reqwest::Client,
+    health: Arc<TargetHealth>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let client = match job_client(&target.job, client) {
+        Ok(client) => client,
+        Err(error) => {
+            // Validation read the files; this is a certificate reqwest refused.
+            tracing::error!(job = %target.job.job, %error, "cannot build the job's HTTP client: its targets are not scraped");
+            health.record(
+                &target,
+                LastScrape {
+                    at_ms: Some(now_ms()),
+                    duration: Duration::ZERO,
+                    error: Some(format!("cannot build the HTTP client: {error}")),
+                },
+            );
+            return;
+        }
+    };
     let interval = target.job.interval;
     let url = target.url();
     let interval_ms = interval.as_millis().max(1) as i64;
@@ -224,6 +261,19 @@ async fn scrape_loop(
             (current, result)
         })
         .await;
+        let error = match &ingested {
+            Ok((_, result)) => result.as_ref().err().cloned(),
+            Err(error) => Some(format!("ingest panicked: {error}")),
+        };
+        let (at_ms, duration) = (Some(t), started.elapsed());
+        health.record(
+            &target,
+            LastScrape {
+                at_ms,
+                duration,
+                error,
+            },
+        );
         match ingested {
             Ok((current, result)) => {
                 if let Err(message) = &result {
@@ -247,9 +297,83 @@ async fn scrape_loop(
 /// A response body and its format, or why there is none.
 type Fetched = Result<(bytes::Bytes, Format), String>;
 
+/// The client of a job: the shared one, or one with the job's TLS settings (a client
+/// holds its connection pool, so it is built once per target, not per scrape).
+fn job_client(job: &ScrapeJob, shared: reqwest::Client) -> Result<reqwest::Client, String> {
+    let tls = &job.tls;
+    if tls.ca_pem.is_none() && tls.identity_pem.is_none() && !tls.insecure_skip_verify {
+        return Ok(shared);
+    }
+    let mut builder = reqwest::Client::builder()
+        .user_agent(concat!("tandem/", env!("CARGO_PKG_VERSION")))
+        .no_proxy()
+        .danger_accept_invalid_certs(tls.insecure_skip_verify);
+    if let Some(pem) = &tls.ca_pem {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|error| format!("tls.ca_file: {error}"))?;
+        builder = builder.tls_certs_merge(certificates);
+    }
+    if let Some(pem) = &tls.identity_pem {
+        let identity = reqwest::Identity::from_pem(pem)
+            .map_err(|error| format!("tls.cert_file/key_file: {error}"))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(|error| error.to_string())
+}
+
+/// A secret file's content without its trailing newline, read at each scrape so that
+/// a rotated secret is used without a reload.
+async fn read_secret(path: &std::path::Path) -> Result<String, String> {
+    let metadata = tokio::fs::metadata(path)
+        .await
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if metadata.len() > limits::TOKEN_FILE_BYTES_MAX as u64 {
+        return Err(format!(
+            "{} is {} bytes, a secret file holds at most {}",
+            path.display(),
+            metadata.len(),
+            limits::TOKEN_FILE_BYTES_MAX
+        ));
+    }
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// A failed request as an operator needs it: reqwest's own message ("error sending
+/// request for url") hides the cause, which is in its source chain.
+fn describe(error: &reqwest::Error, job: &ScrapeJob) -> String {
+    if error.is_timeout() {
+        return format!(
+            "timed out after {}",
+            crate::config::units::format_duration(job.timeout)
+        );
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
 async fn fetch(client: &reqwest::Client, url: &str, job: &ScrapeJob, body_hint: usize) -> Fetched {
-    let request = client
-        .get(url)
+    let mut request = client.get(url);
+    if let Some(basic) = &job.basic_auth {
+        let password = read_secret(&basic.password_file).await?;
+        request = request.basic_auth(&basic.username, Some(password));
+    }
+    if let Some(file) = &job.bearer_token_file {
+        let token = read_secret(file).await?;
+        request = request.bearer_auth(token);
+    }
+    let request = request
         .header(reqwest::header::ACCEPT, ACCEPT)
         .header(
             "X-Prometheus-Scrape-Timeout-Seconds",
@@ -257,7 +381,10 @@ async fn fetch(client: &reqwest::Client, url: &str, job: &ScrapeJob, body_hint: 
         )
         .timeout(job.timeout);
     let response = tokio::time::timeout(job.timeout, async {
-        let mut response = request.send().await.map_err(|error| error.to_string())?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| describe(&error, job))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("server returned HTTP status {status}"));
@@ -281,7 +408,11 @@ async fn fetch(client: &reqwest::Client, url: &str, job: &ScrapeJob, body_hint: 
             .content_length()
             .map_or(body_hint + body_hint / 8, |length| length as usize);
         let mut body = bytes::BytesMut::with_capacity(expected.min(job.body_bytes_max));
-        while let Some(chunk) = response.chunk().await.map_err(|error| error.to_string())? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| describe(&error, job))?
+        {
             if body.len() + chunk.len() > job.body_bytes_max {
                 return Err(format!(
                     "body larger than body_bytes_max ({} bytes)",
@@ -327,6 +458,8 @@ struct Cached {
     /// It carried its own timestamp: no staleness marker when it disappears, as in
     /// Prometheus (the exporter owns its timeline).
     explicit_timestamp: bool,
+    /// `metric_relabel` dropped it: not stored, and not counted after relabeling.
+    relabeled_away: bool,
 }
 
 /// The report series of every scrape, in this order.
@@ -344,6 +477,10 @@ pub struct TargetState {
     honor_labels: bool,
     honor_timestamps: bool,
     sample_limit: Option<u64>,
+    label_limit: Option<u64>,
+    metric_relabel: Vec<RelabelRule>,
+    /// Samples of this scrape that `metric_relabel` dropped.
+    relabeled_away: u64,
     cache: FastMap<Key, Cached>,
     /// Seeds of the two halves of `Key`.
     key_hashers: [foldhash::fast::RandomState; 2],
@@ -370,6 +507,9 @@ impl TargetState {
             honor_labels: target.job.honor_labels,
             honor_timestamps: target.job.honor_timestamps,
             sample_limit: target.job.sample_limit,
+            label_limit: target.job.label_limit,
+            metric_relabel: target.job.metric_relabel.clone(),
+            relabeled_away: 0,
             cache: FastMap::default(),
             key_hashers: Default::default(),
             scrape: 0,
@@ -391,6 +531,7 @@ impl TargetState {
         duration: Duration,
     ) -> Result<ScrapeOutcome, String> {
         self.scrape += 1;
+        self.relabeled_away = 0;
         // Sized for the series the target had last time, so it is not grown by doubling.
         self.batch = Vec::with_capacity(self.cache.len() + REPORT_NAMES.len());
         let parsed = fetched.and_then(|(body, format)| self.parse(storage, &body, format, t));
@@ -408,11 +549,16 @@ impl TargetState {
         } else {
             self.last_ok = None;
         }
+        let kept = if parsed.is_ok() {
+            scraped.saturating_sub(self.relabeled_away)
+        } else {
+            0
+        };
         let report_values = [
             up,
             duration.as_secs_f64(),
             scraped as f64,
-            scraped as f64,
+            kept as f64,
             added as f64,
         ];
         for (index, value) in report_values.into_iter().enumerate() {
@@ -462,6 +608,14 @@ impl TargetState {
         let mut scraped = 0u64;
         let mut added = 0u64;
         for line in text.split_terminator('\n') {
+            if line.len() > limits::SCRAPE_LINE_BYTES_MAX {
+                return Err(format!(
+                    "line {}: {} bytes, longer than the limit of {} bytes",
+                    parser.line_number() + 1,
+                    line.len(),
+                    limits::SCRAPE_LINE_BYTES_MAX
+                ));
+            }
             if let Some(cached) = self.known_sample(&mut parser, line, t)? {
                 scraped += 1;
                 if let Some(sample) = cached {
@@ -489,6 +643,9 @@ impl TargetState {
                             }
                             cached.seen_before = cached.seen;
                             cached.seen = self.scrape;
+                            if cached.relabeled_away {
+                                self.relabeled_away += 1;
+                            }
                             if let Some(series) = cached.series {
                                 self.batch.push((series_ref(series), [point]));
                             }
@@ -497,6 +654,20 @@ impl TargetState {
                         let labels = self
                             .labels_of(&sample)
                             .map_err(|error| format!("line {line_number}: {error}"))?;
+                        let Some(labels) = self.relabeled(labels, line_number)? else {
+                            self.relabeled_away += 1;
+                            self.cache.insert(
+                                hashed,
+                                Cached {
+                                    series: None,
+                                    seen: self.scrape,
+                                    seen_before: 0,
+                                    explicit_timestamp: timestamp.is_some(),
+                                    relabeled_away: true,
+                                },
+                            );
+                            continue;
+                        };
                         let series = storage.resolve(&labels).ok();
                         added += u64::from(series.is_some());
                         self.cache.insert(
@@ -506,6 +677,7 @@ impl TargetState {
                                 seen: self.scrape,
                                 seen_before: 0,
                                 explicit_timestamp: timestamp.is_some(),
+                                relabeled_away: false,
                             },
                         );
                         if let Some(series) = series {
@@ -517,9 +689,11 @@ impl TargetState {
                 }
             }
             if let Some(limit) = self.sample_limit
-                && scraped > limit
+                && scraped.saturating_sub(self.relabeled_away) > limit
             {
-                return Err(format!("more than sample_limit ({limit}) samples"));
+                return Err(format!(
+                    "more than sample_limit ({limit}) samples after metric_relabel"
+                ));
             }
         }
         parser.finish().map_err(|error| error.to_string())?;
@@ -569,6 +743,9 @@ impl TargetState {
         }
         cached.seen_before = cached.seen;
         cached.seen = scrape;
+        if cached.relabeled_away {
+            self.relabeled_away += 1;
+        }
         let timestamp = timestamp.filter(|_| self.honor_timestamps);
         cached.explicit_timestamp = timestamp.is_some();
         Ok(Some(cached.series.map(|series| {
@@ -608,6 +785,32 @@ impl TargetState {
         // An empty value means "no such label" in Prometheus' data model.
         pairs.retain(|(_, value)| !value.is_empty());
         Labels::new_series(pairs).map_err(|error| error.to_string())
+    }
+
+    /// A new series through `metric_relabel` (`None`: dropped) and `label_limit`,
+    /// which fails the whole scrape as in Prometheus.
+    fn relabeled(&self, labels: Labels, line_number: usize) -> Result<Option<Labels>, String> {
+        let labels = if self.metric_relabel.is_empty() {
+            labels
+        } else {
+            match relabel(&self.metric_relabel, &labels) {
+                Some(labels) => labels,
+                None => return Ok(None),
+            }
+        };
+        if let Some(limit) = self.label_limit {
+            // `__name__` is not a label for this limit, as in Prometheus.
+            let count = labels
+                .iter()
+                .filter(|label| label.name != METRIC_NAME)
+                .count();
+            if count as u64 > limit {
+                return Err(format!(
+                    "line {line_number}: series {labels} has {count} labels, more than label_limit ({limit})"
+                ));
+            }
+        }
+        Ok(Some(labels))
     }
 
     fn report_series(&self, storage: &Storage, name: &str) -> Option<SeriesRef> {

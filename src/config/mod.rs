@@ -10,11 +10,13 @@
 mod file;
 pub mod history;
 mod model;
+mod target_file;
 pub mod units;
 mod validate;
 
 pub use file::{Diagnostic, SourceFile, line_column, suggest};
 pub use model::{LogFormat, LogLevel, MainFile, ScrapeScheme};
+pub use target_file::{TargetFileError, TargetFileFormat, TargetGroup, parse_target_file};
 pub use validate::{
     AuthConfig, BasicUser, BearerToken, HostCollectConfig, QueryConfig, ScrapeJob, ServerConfig,
     StorageConfig, TlsFiles,

@@ -114,6 +114,11 @@ pub struct HostCollectSection {
     /// excludes `^lo$`, as node_exporter 1.5 does).
     #[serde(default)]
     pub netdev: HostDeviceSection,
+    /// `[collect.host.netclass]`: which interfaces the /sys/class/net gauges
+    /// (`node_network_up`, `_info`, `_mtu_bytes`...) cover (default: all, `lo`
+    /// included, as node_exporter 1.5's `^$` ignores none).
+    #[serde(default)]
+    pub netclass: HostDeviceSection,
     /// `[collect.host.diskstats]`: which block devices `node_disk_*` covers (default
     /// excludes partitions, loop, ram and floppy devices, as node_exporter 1.5 does).
     #[serde(default)]
@@ -136,6 +141,11 @@ pub struct HostFilesystemSection {
     /// systems (`proc`, `sysfs`, `cgroup2`, `overlay`, `squashfs`...).
     #[serde(default)]
     pub fs_types_exclude: Option<Spanned<String>>,
+    /// How long `statfs` of one mount may take, e.g. `5s` (the default, node_exporter
+    /// 1.5's `--collector.filesystem.mount-timeout`). A mount that takes longer reports
+    /// `node_filesystem_device_error` 1 and is skipped until the hung call returns.
+    #[serde(default)]
+    pub mount_timeout: Option<Spanned<ConfigDuration>>,
 }
 
 /// `[collect.host.netdev]` and `[collect.host.diskstats]`: set at most one of the two.
@@ -166,8 +176,14 @@ pub struct HostVmstatSection {
 pub struct ScrapeSection {
     /// The `job` label of every series scraped by this job; unique among jobs.
     pub job: Spanned<String>,
-    /// `host:port` of each target; each becomes the `instance` label.
+    /// `host:port` of each static target; each becomes the `instance` label.
+    #[serde(default)]
     pub targets: Vec<Spanned<String>>,
+    /// Target files (paths or globs relative to the config directory), in Prometheus'
+    /// file_sd JSON (`*.json`) or the same shape in TOML (`*.toml`, `[[group]]`);
+    /// re-read when they change.
+    #[serde(default)]
+    pub file_sd: Vec<Spanned<String>>,
     /// `http` or `https`.
     #[serde(default)]
     pub scheme: ScrapeScheme,
@@ -196,6 +212,76 @@ pub struct ScrapeSection {
     /// Largest response body accepted, e.g. `64MiB`; a bigger one fails the scrape.
     #[serde(default = "default_scrape_body_bytes_max")]
     pub body_bytes_max: Spanned<ByteSize>,
+    /// A scrape with a series of more labels than this fails as a whole; 0: no limit.
+    #[serde(default)]
+    pub label_limit: u64,
+    /// `[[scrape.relabel]]`: rules applied to each target's labels before it is
+    /// scraped (`__address__`, `__scheme__`, `__metrics_path__`, `job`...); a target
+    /// they drop is not scraped.
+    #[serde(default)]
+    pub relabel: Vec<Spanned<RelabelSection>>,
+    /// `[[scrape.metric_relabel]]`: rules applied to each scraped series before it is
+    /// stored; a series they drop is not stored.
+    #[serde(default)]
+    pub metric_relabel: Vec<Spanned<RelabelSection>>,
+    /// `basic_auth = { username = "u", password_file = "p.secret" }`.
+    #[serde(default)]
+    pub basic_auth: Option<ScrapeBasicAuth>,
+    /// A file holding the bearer token sent as `Authorization: Bearer`; read at every
+    /// scrape, so a rotated token is used without a reload.
+    #[serde(default)]
+    pub bearer_token_file: Option<Spanned<PathBuf>>,
+    /// `[scrape.tls]`: how `https` targets are verified and how we identify to them.
+    #[serde(default)]
+    pub tls: Option<ScrapeTls>,
+}
+
+/// One relabeling rule, with Prometheus' keys and defaults (`action = "replace"`,
+/// `regex = "(.*)"`, `separator = ";"`, `replacement = "$1"`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RelabelSection {
+    /// Labels whose values are joined with `separator` and matched by `regex`.
+    #[serde(default)]
+    pub source_labels: Vec<String>,
+    /// Between joined source values.
+    pub separator: Option<String>,
+    /// Matched against the whole joined value.
+    pub regex: Option<String>,
+    /// Divisor of `hashmod`.
+    pub modulus: Option<u64>,
+    /// The label written (or compared, for `keepequal`/`dropequal`).
+    pub target_label: Option<String>,
+    /// What `replace` and `labelmap` write, with `$1`, `${name}`.
+    pub replacement: Option<String>,
+    /// replace, keep, drop, keepequal, dropequal, hashmod, labelmap, labeldrop,
+    /// labelkeep, lowercase or uppercase.
+    pub action: Option<String>,
+}
+
+/// `basic_auth` of a scrape job.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeBasicAuth {
+    pub username: Spanned<String>,
+    /// A file holding the password (trailing newline ignored); read at every scrape.
+    pub password_file: Spanned<PathBuf>,
+}
+
+/// `[scrape.tls]` of a scrape job.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeTls {
+    /// PEM certificates of the CAs that sign the targets' certificates, in addition
+    /// to the system's.
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// PEM client certificate chain, for targets that require one; with `key_file`.
+    pub cert_file: Option<Spanned<PathBuf>>,
+    /// PEM key of `cert_file`.
+    pub key_file: Option<Spanned<PathBuf>>,
+    /// Accept any certificate: only for testing, the connection is then not private.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 /// How a scrape target is reached.
@@ -247,6 +333,7 @@ impl Default for HostCollectSection {
             families_exclude: Vec::new(),
             filesystem: HostFilesystemSection::default(),
             netdev: HostDeviceSection::default(),
+            netclass: HostDeviceSection::default(),
             diskstats: HostDeviceSection::default(),
             vmstat: HostVmstatSection::default(),
         }

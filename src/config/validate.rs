@@ -5,11 +5,12 @@
 
 use super::file::{self, Diagnostic, SourceFile};
 use super::model::{
-    AuthSection, LogFormat, LogLevel, MainFile, ScrapeScheme, ScrapeSection, ServerSection,
-    TierResolution, TierSection,
+    AuthSection, LogFormat, LogLevel, MainFile, RelabelSection, ScrapeScheme, ScrapeSection,
+    ScrapeTls, ServerSection, TierResolution, TierSection,
 };
 use super::units::format_duration;
 use super::{ConfigError, MAIN_FILE, Overrides};
+use crate::collect::relabel::{RelabelRule, RelabelSpec};
 use crate::limits;
 use std::collections::HashMap;
 use std::fmt;
@@ -97,7 +98,9 @@ pub struct HostCollectConfig {
     pub families_exclude: Vec<String>,
     pub filesystem_mount_points_exclude: String,
     pub filesystem_fs_types_exclude: String,
+    pub filesystem_mount_timeout: std::time::Duration,
     pub netdev_devices: crate::collect::host::DeviceFilter,
+    pub netclass_devices: crate::collect::host::DeviceFilter,
     pub diskstats_devices: crate::collect::host::DeviceFilter,
     pub vmstat_fields_include: String,
 }
@@ -112,7 +115,9 @@ impl Default for HostCollectConfig {
             families_exclude: Vec::new(),
             filesystem_mount_points_exclude: defaults::FILESYSTEM_MOUNT_POINTS_EXCLUDE.into(),
             filesystem_fs_types_exclude: defaults::FILESYSTEM_FS_TYPES_EXCLUDE.into(),
+            filesystem_mount_timeout: defaults::FILESYSTEM_MOUNT_TIMEOUT,
             netdev_devices: DeviceFilter::Exclude(defaults::NETDEV_DEVICE_EXCLUDE.into()),
+            netclass_devices: DeviceFilter::Exclude(defaults::NETCLASS_DEVICE_EXCLUDE.into()),
             diskstats_devices: DeviceFilter::Exclude(defaults::DISKSTATS_DEVICE_EXCLUDE.into()),
             vmstat_fields_include: defaults::VMSTAT_FIELDS_INCLUDE.into(),
         }
@@ -124,7 +129,11 @@ impl Default for HostCollectConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ScrapeJob {
     pub job: String,
+    /// Static targets, `host:port`.
     pub targets: Vec<String>,
+    /// `file_sd` patterns resolved against the config directory (that part escaped),
+    /// each checked as a glob and ending in `.json` or `.toml`.
+    pub file_sd: Vec<String>,
     pub scheme: ScrapeScheme,
     pub path: String,
     pub interval: std::time::Duration,
@@ -136,6 +145,33 @@ pub struct ScrapeJob {
     /// `None`: no limit.
     pub sample_limit: Option<u64>,
     pub body_bytes_max: usize,
+    /// `None`: no limit.
+    pub label_limit: Option<u64>,
+    /// Rules on each target's labels before the scrape.
+    pub relabel: Vec<RelabelRule>,
+    /// Rules on each scraped series before it is stored.
+    pub metric_relabel: Vec<RelabelRule>,
+    pub basic_auth: Option<ScrapeBasicAuthFiles>,
+    /// Resolved against the config directory; read at every scrape.
+    pub bearer_token_file: Option<PathBuf>,
+    pub tls: ScrapeTlsConfig,
+}
+
+/// `basic_auth` of a scrape job, its password file resolved.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScrapeBasicAuthFiles {
+    pub username: String,
+    pub password_file: PathBuf,
+}
+
+/// `[scrape.tls]`, its files read: PEM bytes, so a job whose files changed on disk
+/// compares unequal and its targets restart with the new certificates at a reload.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ScrapeTlsConfig {
+    pub ca_pem: Option<Vec<u8>>,
+    /// Certificate chain followed by key, as reqwest's `Identity::from_pem` takes them.
+    pub identity_pem: Option<Vec<u8>>,
+    pub insecure_skip_verify: bool,
 }
 
 /// `[query]` after validation.
@@ -624,6 +660,17 @@ impl Checker<'_> {
             "collect.host.diskstats",
             defaults::DISKSTATS_DEVICE_EXCLUDE,
         );
+        let netclass_devices = self.device_filter(
+            &section.netclass,
+            "collect.host.netclass",
+            defaults::NETCLASS_DEVICE_EXCLUDE,
+        );
+        let filesystem_mount_timeout = filesystem
+            .mount_timeout
+            .as_ref()
+            .map_or(defaults::FILESYSTEM_MOUNT_TIMEOUT, |timeout| {
+                self.positive_interval(timeout, "collect.host.filesystem.mount_timeout")
+            });
         HostCollectConfig {
             enabled: section.enabled,
             interval: self.positive_interval(&section.interval, "collect.host.interval"),
@@ -638,7 +685,9 @@ impl Checker<'_> {
                 "collect.host.filesystem.fs_types_exclude",
                 defaults::FILESYSTEM_FS_TYPES_EXCLUDE,
             ),
+            filesystem_mount_timeout,
             netdev_devices,
+            netclass_devices,
             diskstats_devices,
             vmstat_fields_include: self.pattern(
                 section.vmstat.fields_include.as_ref(),
@@ -745,6 +794,7 @@ impl Checker<'_> {
                 Ok(()) => targets.push(target.get_ref().clone()),
             }
         }
+        let file_sd = self.file_sd_patterns(&section.file_sd, &key);
         let path = section.path.get_ref();
         if !path.starts_with('/') || path.contains(['#', ' ']) {
             self.error(
@@ -796,6 +846,7 @@ impl Checker<'_> {
         ScrapeJob {
             job: job.clone(),
             targets,
+            file_sd,
             scheme: section.scheme,
             path: path.clone(),
             interval,
@@ -805,6 +856,146 @@ impl Checker<'_> {
             labels,
             sample_limit: (section.sample_limit > 0).then_some(section.sample_limit),
             body_bytes_max: usize::try_from(body_bytes_max).unwrap_or(usize::MAX),
+            label_limit: (section.label_limit > 0).then_some(section.label_limit),
+            relabel: self.relabel_rules(&section.relabel, &format!("{key}.relabel")),
+            metric_relabel: self
+                .relabel_rules(&section.metric_relabel, &format!("{key}.metric_relabel")),
+            basic_auth: section.basic_auth.as_ref().map(|basic| {
+                let password_file = self.resolve(basic.password_file.get_ref());
+                if let Err(error) = std::fs::metadata(&password_file) {
+                    self.error(
+                        basic.password_file.span(),
+                        format!(
+                            "{key}.basic_auth.password_file: cannot read {}: {error}",
+                            password_file.display()
+                        ),
+                    );
+                }
+                ScrapeBasicAuthFiles {
+                    username: basic.username.get_ref().clone(),
+                    password_file,
+                }
+            }),
+            bearer_token_file: section.bearer_token_file.as_ref().map(|file| {
+                let path = self.resolve(file.get_ref());
+                if let Err(error) = std::fs::metadata(&path) {
+                    self.error(
+                        file.span(),
+                        format!(
+                            "{key}.bearer_token_file: cannot read {}: {error}",
+                            path.display()
+                        ),
+                    );
+                }
+                path
+            }),
+            tls: self.scrape_tls(section.tls.as_ref(), &key),
+        }
+    }
+
+    /// `file_sd` patterns as globs under the config directory. The directory part is
+    /// escaped, so a `[` in its path is not read as a pattern; the extension picks the
+    /// format, so it must be one we read (Prometheus refuses other extensions too).
+    fn file_sd_patterns(&mut self, patterns: &[Spanned<String>], key: &str) -> Vec<String> {
+        let base = glob::Pattern::escape(&self.base_dir.to_string_lossy());
+        let mut resolved = Vec::with_capacity(patterns.len());
+        for pattern in patterns {
+            let text = pattern.get_ref();
+            if let Err(error) = glob::Pattern::new(text) {
+                self.error(
+                    pattern.span(),
+                    format!("{key}.file_sd: {text:?} is not a valid glob: {error}"),
+                );
+            } else if !(text.ends_with(".json") || text.ends_with(".toml")) {
+                self.error(
+                    pattern.span(),
+                    format!("{key}.file_sd: {text:?} must end in .json or .toml"),
+                );
+            } else if Path::new(text).is_absolute() {
+                resolved.push(text.clone());
+            } else {
+                resolved.push(format!("{}/{text}", base.trim_end_matches('/')));
+            }
+        }
+        resolved
+    }
+
+    /// Relabel rules, each checked as Prometheus checks them; errors point at the rule.
+    fn relabel_rules(
+        &mut self,
+        sections: &[Spanned<RelabelSection>],
+        key: &str,
+    ) -> Vec<RelabelRule> {
+        let mut rules = Vec::with_capacity(sections.len());
+        for (index, section) in sections.iter().enumerate() {
+            let rule = section.get_ref();
+            let spec = RelabelSpec {
+                source_labels: rule.source_labels.clone(),
+                separator: rule.separator.clone(),
+                regex: rule.regex.clone(),
+                modulus: rule.modulus,
+                target_label: rule.target_label.clone(),
+                replacement: rule.replacement.clone(),
+                action: rule.action.clone().unwrap_or_else(|| "replace".into()),
+            };
+            match RelabelRule::new(spec) {
+                Ok(rule) => rules.push(rule),
+                Err(error) => self.error(section.span(), format!("{key}[{index}]: {error}")),
+            }
+        }
+        rules
+    }
+
+    /// `[scrape.tls]` with its files read and checked now, so a reload fails on a
+    /// missing or malformed file instead of every scrape.
+    fn scrape_tls(&mut self, tls: Option<&ScrapeTls>, key: &str) -> ScrapeTlsConfig {
+        let Some(tls) = tls else {
+            return ScrapeTlsConfig::default();
+        };
+        let mut read = |file: &Spanned<PathBuf>, what: &str| -> Option<Vec<u8>> {
+            let path = self.resolve(file.get_ref());
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes.windows(11).any(|w| w == b"-----BEGIN ") => Some(bytes),
+                Ok(_) => {
+                    self.error(
+                        file.span(),
+                        format!("{key}.tls.{what}: {} holds no PEM block", path.display()),
+                    );
+                    None
+                }
+                Err(error) => {
+                    self.error(
+                        file.span(),
+                        format!("{key}.tls.{what}: cannot read {}: {error}", path.display()),
+                    );
+                    None
+                }
+            }
+        };
+        let ca_pem = tls.ca_file.as_ref().and_then(|file| read(file, "ca_file"));
+        let identity_pem = match (&tls.cert_file, &tls.key_file) {
+            (Some(cert), Some(key_file)) => {
+                let cert = read(cert, "cert_file");
+                let key_pem = read(key_file, "key_file");
+                cert.zip(key_pem).map(|(mut cert, key_pem)| {
+                    cert.push(b'\n');
+                    cert.extend_from_slice(&key_pem);
+                    cert
+                })
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                self.error(
+                    one.span(),
+                    format!("{key}.tls: cert_file and key_file must be set together"),
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        ScrapeTlsConfig {
+            ca_pem,
+            identity_pem,
+            insecure_skip_verify: tls.insecure_skip_verify,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct WebState {
     /// `[server] request_body_bytes_max` as read at start.
     pub body_bytes_max: usize,
     pub storage: Arc<crate::storage::Storage>,
+    /// Scrape targets and their last scrapes, kept by the scrape runner.
+    pub target_health: Arc<crate::collect::scrape::health::TargetHealth>,
     /// Query slots (`[query] concurrency_max` at start): a query waits for one.
     pub query_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -101,6 +103,7 @@ pub fn configure(
             web::get().to(api::status::buildinfo),
         )
         .route("/api/v1/status/tsdb", web::get().to(api::status::tsdb))
+        .route("/api/v1/targets", web::get().to(api::targets::list))
         .route(
             "/api/v1/import/prometheus",
             web::post().to(api::import::prometheus),

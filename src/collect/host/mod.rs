@@ -16,13 +16,18 @@ mod cpu;
 mod diskstats;
 mod filefd;
 mod filesystem;
+mod hwmon;
 mod loadavg;
 mod meminfo;
+mod netclass;
 mod netdev;
+mod os;
 mod pressure;
 mod run;
+mod sockstat;
 mod stat;
 mod time;
+mod timex;
 mod uname;
 mod vmstat;
 
@@ -39,8 +44,14 @@ pub mod defaults {
         "^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
     /// `--collector.filesystem.fs-types-exclude`.
     pub const FILESYSTEM_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+    /// `--collector.filesystem.mount-timeout`: how long `statfs` may take before its
+    /// mount counts as stuck.
+    pub const FILESYSTEM_MOUNT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
     /// `--collector.netdev.device-exclude`.
     pub const NETDEV_DEVICE_EXCLUDE: &str = "^lo$";
+    /// `--collector.netclass.ignored-devices`: matches only the empty name, so every
+    /// interface is covered, `lo` included.
+    pub const NETCLASS_DEVICE_EXCLUDE: &str = "^$";
     /// `--collector.diskstats.device-exclude`: partitions, loop, ram and floppy devices.
     pub const DISKSTATS_DEVICE_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
     /// `--collector.vmstat.fields`.
@@ -156,7 +167,9 @@ pub struct HostOptions {
     families_exclude: Vec<String>,
     mount_points_exclude: Regex,
     fs_types_exclude: Regex,
+    filesystem_mount_timeout: Duration,
     netdev_devices: DeviceMatcher,
+    netclass_devices: DeviceMatcher,
     diskstats_devices: DeviceMatcher,
     vmstat_fields_include: Regex,
 }
@@ -168,7 +181,9 @@ impl HostOptions {
             families_exclude: config.families_exclude.clone(),
             mount_points_exclude: compile(&config.filesystem_mount_points_exclude)?,
             fs_types_exclude: compile(&config.filesystem_fs_types_exclude)?,
+            filesystem_mount_timeout: config.filesystem_mount_timeout,
             netdev_devices: DeviceMatcher::new(&config.netdev_devices)?,
+            netclass_devices: DeviceMatcher::new(&config.netclass_devices)?,
             diskstats_devices: DeviceMatcher::new(&config.diskstats_devices)?,
             vmstat_fields_include: compile(&config.vmstat_fields_include)?,
         })
@@ -188,7 +203,7 @@ pub struct Family {
 
 // === Family registry, in node_exporter's collector names ===
 // Each entry: `name => file::collect(&HostOptions) -> Result<Vec<Point>, HostError>`.
-pub const FAMILIES: [Family; 12] = [
+pub const FAMILIES: [Family; 17] = [
     Family {
         name: "cpu",
         collect: cpu::collect,
@@ -236,6 +251,26 @@ pub const FAMILIES: [Family; 12] = [
     Family {
         name: "vmstat",
         collect: vmstat::collect,
+    },
+    Family {
+        name: "netclass",
+        collect: netclass::collect,
+    },
+    Family {
+        name: "sockstat",
+        collect: sockstat::collect,
+    },
+    Family {
+        name: "hwmon",
+        collect: hwmon::collect,
+    },
+    Family {
+        name: "os",
+        collect: os::collect,
+    },
+    Family {
+        name: "timex",
+        collect: timex::collect,
     },
 ];
 
@@ -319,6 +354,9 @@ mod tests {
         check(&options.diskstats_devices, "dm-0", true);
         check(&options.netdev_devices, "lo", false);
         check(&options.netdev_devices, "eth0", true);
+        check(&options.netclass_devices, "lo", true);
+        check(&options.netclass_devices, "eth0", true);
+        assert_eq!(options.filesystem_mount_timeout, Duration::from_secs(5));
         assert!(options.mount_points_exclude.is_match("/run/user/1000"));
         assert!(options.mount_points_exclude.is_match("/sys"));
         assert!(!options.mount_points_exclude.is_match("/"));

@@ -3,7 +3,7 @@
 //! `[collect.host.netdev]` covers (default: all but `lo`).
 //! Owns: node_exporter's legacy counter names (`errs`, `drop`, `colls`...). Does not:
 //! the per-interface `/sys/class/net` gauges (`node_network_up`, `_mtu_bytes`,
-//! `_info`...), which belong to node_exporter's `netclass` family (not implemented).
+//! `_info`...), which belong to node_exporter's `netclass` family (`netclass.rs`).
 //!
 //! node_exporter 1.5 reads these counters over netlink and renames them to the
 //! /proc/net/dev names; the kernel computes /proc/net/dev's folded columns (`drop` =

@@ -2,7 +2,7 @@
 //! `node_time_clocksource_{available,current}_info{clocksource,device}` from
 //! /sys/devices/system/clocksource.
 //! Owns: those series. Does not: `node_timex_*` (`adjtimex(2)`, node_exporter's
-//! `timex` family, not implemented).
+//! `timex` family, `timex.rs`).
 
 use super::{HostError, HostOptions, Point};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! Family `uname`: `node_uname_info{sysname,nodename,release,version,machine,domainname}`
 //! = 1, from `uname(2)`.
 //! Owns: that one series. Does not: `node_os_info` (/etc/os-release, node_exporter's
-//! `os` family, not implemented).
+//! `os` family, `os.rs`).
 
 use super::{HostError, HostOptions, Point};
 

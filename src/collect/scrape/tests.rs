@@ -10,6 +10,7 @@ fn job(honor_labels: bool, sample_limit: Option<u64>) -> ScrapeJob {
     ScrapeJob {
         job: "node".into(),
         targets: vec!["host-1:9100".into()],
+        file_sd: Vec::new(),
         scheme: ScrapeScheme::Http,
         path: "/metrics".into(),
         interval: Duration::from_secs(15),
@@ -19,14 +20,39 @@ fn job(honor_labels: bool, sample_limit: Option<u64>) -> ScrapeJob {
         labels: vec![("env".into(), "prod".into())],
         sample_limit,
         body_bytes_max: 1 << 20,
+        label_limit: None,
+        relabel: Vec::new(),
+        metric_relabel: Vec::new(),
+        basic_auth: None,
+        bearer_token_file: None,
+        tls: Default::default(),
     }
 }
 
+/// A metric_relabel rule from its action and fields, as `config/` would build it.
+fn rule(action: &str, source: &[&str], regex: &str, target: Option<&str>) -> RelabelRule {
+    RelabelRule::new(crate::collect::relabel::RelabelSpec {
+        source_labels: source.iter().map(|s| s.to_string()).collect(),
+        regex: Some(regex.into()),
+        target_label: target.map(str::to_string),
+        action: action.into(),
+        ..Default::default()
+    })
+    .expect("valid rule")
+}
+
+/// The value of report series `name` at `t`.
+fn report(storage: &Storage, name: &str, t: i64) -> String {
+    read(storage, name)
+        .into_iter()
+        .flat_map(|(_, samples)| samples)
+        .find(|(at, _)| *at == t)
+        .map_or_else(|| "none".into(), |(_, value)| value)
+}
+
 fn target(job: ScrapeJob) -> Target {
-    Target {
-        address: job.targets[0].clone(),
-        job: Arc::new(job),
-    }
+    let address = job.targets[0].clone();
+    Target::from_address(Arc::new(job), &address).expect("no relabeling drops it")
 }
 
 fn body(text: &str) -> Fetched {
@@ -316,4 +342,124 @@ fn timestamps_within_tolerance_of_the_interval_are_made_exact() {
     assert_eq!(aligned(Some(1_000_000), 1_001_003, 1_000), 1_001_003);
     assert_eq!(aligned(Some(1_000_000), 1_000_990, 1_000), 1_000_990);
     assert_eq!(aligned(Some(1_000_000), 1_005_000, 1_000), 1_005_000);
+}
+
+#[test]
+fn metric_relabel_drops_and_rewrites_series_and_counts_what_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::open(StorageOptions::new(dir.path())).expect("open");
+    let mut job = job(false, Some(2));
+    job.metric_relabel = vec![
+        rule("drop", &["__name__"], "go_.*", None),
+        rule("replace", &["mode"], "(.+)", Some("cpu_mode")),
+        rule("labeldrop", &[], "mode", None),
+    ];
+    let mut state = TargetState::new(&target(job));
+    // Three samples exposed, one dropped by relabeling: under the sample limit of 2.
+    let text = "go_goroutines 7\ncpu_seconds_total{mode=\"idle\"} 5\nup_time 1\n";
+    for t in [1000, 16000] {
+        let outcome = state
+            .ingest(&storage, body(text), t, Duration::from_millis(5))
+            .expect("scrape ok");
+        assert_eq!(outcome.samples, 2, "at {t}");
+    }
+    assert_eq!(read(&storage, "go_.*"), Vec::new());
+    assert_eq!(
+        read(&storage, "cpu_seconds_total"),
+        vec![(
+            "cpu_seconds_total{cpu_mode=\"idle\", env=\"prod\", instance=\"host-1:9100\", job=\"node\"}"
+                .to_string(),
+            points(&[(1000, "5"), (16000, "5")])
+        )]
+    );
+    // The second scrape took the cache's fast path: the counts are the same.
+    for t in [1000, 16000] {
+        assert_eq!(report(&storage, "scrape_samples_scraped", t), "3");
+        assert_eq!(
+            report(&storage, "scrape_samples_post_metric_relabeling", t),
+            "2"
+        );
+    }
+}
+
+#[test]
+fn label_limit_fails_the_scrape_and_names_the_series() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::open(StorageOptions::new(dir.path())).expect("open");
+    let mut job = job(false, None);
+    // env, instance, job: 3 labels from the target, so 4 allows one of the exposed.
+    job.label_limit = Some(4);
+    let mut state = TargetState::new(&target(job));
+    let error = state
+        .ingest(
+            &storage,
+            body("ok{a=\"1\"} 1\nwide{a=\"1\",b=\"2\"} 2\n"),
+            1000,
+            Duration::from_millis(5),
+        )
+        .expect_err("over the label limit");
+    assert_eq!(
+        error,
+        "line 2: series wide{a=\"1\", b=\"2\", env=\"prod\", instance=\"host-1:9100\", job=\"node\"} has 5 labels, more than label_limit (4)"
+    );
+    assert_eq!(report(&storage, "up", 1000), "0");
+    assert_eq!(read(&storage, "ok|wide"), Vec::new());
+}
+
+/// Each bad body fails the scrape with a message naming the problem and its line,
+/// and leaves what earlier scrapes stored as it was.
+#[test]
+fn bad_bodies_fail_the_scrape_and_keep_what_was_stored() {
+    let check = |bad: &[u8], expect: &str| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Storage::open(StorageOptions::new(dir.path())).expect("open");
+        let mut state = TargetState::new(&target(job(false, None)));
+        state
+            .ingest(&storage, body("kept 1\n"), 1000, Duration::from_millis(5))
+            .expect("good scrape");
+        let fetched = Ok((bytes::Bytes::copy_from_slice(bad), Format::Text));
+        let error = state
+            .ingest(&storage, fetched, 16000, Duration::from_millis(5))
+            .expect_err("bad body");
+        assert!(error.contains(expect), "{error:?} lacks {expect:?}");
+        assert_eq!(
+            read(&storage, "kept"),
+            vec![(
+                "kept{env=\"prod\", instance=\"host-1:9100\", job=\"node\"}".to_string(),
+                points(&[(1000, "1"), (16000, "stale")])
+            )],
+            "{expect}"
+        );
+        assert_eq!(report(&storage, "up", 16000), "0");
+    };
+    check(b"kept 1\nbad{ 2\n", "line 2");
+    check(b"kept 1\nx \xff\xfe 2\n", "not UTF-8");
+    check(b"kept 1\nkept 2\n", "line 2: series kept appears twice");
+    check(b"a{b=\"1\",b=\"2\"} 1\n", "line 1");
+    check(b"kept one\n", "line 1");
+    let long = format!(
+        "kept 1\nlong{{a=\"{}\"}} 1\n",
+        "x".repeat(limits::SCRAPE_LINE_BYTES_MAX)
+    );
+    check(
+        long.as_bytes(),
+        "line 2: 524300 bytes, longer than the limit of 524288 bytes",
+    );
+}
+
+#[test]
+fn nan_infinities_and_future_timestamps_are_stored_as_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = Storage::open(StorageOptions::new(dir.path())).expect("open");
+    let mut state = TargetState::new(&target(job(false, None)));
+    let text = "n NaN\np +Inf\nm -Inf\nfuture 1 4102444800000\n";
+    state
+        .ingest(&storage, body(text), 1000, Duration::from_millis(5))
+        .expect("scrape ok");
+    let value = |name: &str| read(&storage, name)[0].1.clone();
+    assert_eq!(value("n"), points(&[(1000, "NaN")]));
+    assert_eq!(value("p"), points(&[(1000, "inf")]));
+    assert_eq!(value("m"), points(&[(1000, "-inf")]));
+    // An exposed timestamp is the exporter's: stored as it is, even far ahead.
+    assert_eq!(value("future"), points(&[(4102444800000, "1")]));
 }

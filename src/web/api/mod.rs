@@ -4,6 +4,7 @@ pub mod admin;
 pub mod import;
 pub mod query;
 pub mod status;
+pub mod targets;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
