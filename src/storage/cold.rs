@@ -6,15 +6,12 @@
 //! lets readers run while the compactor writes.
 
 use crate::model::{Label, Labels, SeriesRef};
-use rusqlite::{Connection, OptionalExtension, config::DbConfig, params};
+use rusqlite::{Connection, config::DbConfig, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub const STORAGE_FILE: &str = "storage.sqlite";
-/// 2: table `layout` (rollup block size recorded per file); version 1 files are
-/// upgraded in place on open, and a build knowing only 1 refuses a version 2 file
-/// rather than guess its rollup block size.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 1;
 /// Reader connections kept open; more concurrent readers open their own.
 const READERS_KEPT: usize = 4;
 
@@ -33,8 +30,6 @@ pub enum ColdError {
     Sql(#[from] rusqlite::Error),
     #[error("storage database: stored labels of series {series} are invalid: {message}")]
     BadLabels { series: u64, message: String },
-    #[error("storage database: {0}")]
-    Corrupt(String),
 }
 
 /// A compacted block as stored: one series, a time range, framed encoded samples.
@@ -63,51 +58,6 @@ pub struct Cold {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    /// How many buckets a rollup block is sized for (`compact::rollup_block_span`),
-    /// fixed per file in table `layout`.
-    rollup_buckets_per_block: i64,
-}
-
-/// Buckets per rollup block in files created now: at 1 h, 10-day blocks, so a 30-day
-/// query decodes 3–4 blocks (720–960 buckets) rather than the 2 880 of two 60-day
-/// blocks, and compaction rewrites 10 days of a series' hourly buckets instead of 60.
-/// At 1 m the one-day minimum applies either way.
-pub const ROLLUP_BUCKETS_PER_BLOCK: i64 = 240;
-
-/// What files written before table `layout` existed used: 60-day blocks at 1 h. They
-/// keep it, since block starts are derived from the span and must not change.
-const ROLLUP_BUCKETS_PER_BLOCK_LEGACY: i64 = 1440;
-
-/// The file's rollup block size, recorded on first open: the current one for a file
-/// without rollups, the legacy one for a file that has rollups but no record.
-fn rollup_layout(writer: &Connection) -> Result<i64, ColdError> {
-    let recorded: Option<i64> = writer
-        .query_row(
-            "SELECT value FROM layout WHERE key = 'rollup_buckets_per_block'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if let Some(value) = recorded {
-        if value <= 0 {
-            return Err(ColdError::Corrupt(format!(
-                "layout rollup_buckets_per_block is {value}"
-            )));
-        }
-        return Ok(value);
-    }
-    let has_rollups: bool =
-        writer.query_row("SELECT EXISTS (SELECT 1 FROM rollup)", [], |row| row.get(0))?;
-    let value = if has_rollups {
-        ROLLUP_BUCKETS_PER_BLOCK_LEGACY
-    } else {
-        ROLLUP_BUCKETS_PER_BLOCK
-    };
-    writer.execute(
-        "INSERT INTO layout (key, value) VALUES ('rollup_buckets_per_block', ?1)",
-        params![value],
-    )?;
-    Ok(value)
 }
 
 fn open_connection(path: &Path) -> Result<Connection, ColdError> {
@@ -230,24 +180,13 @@ impl Cold {
                 complete_from INTEGER NOT NULL,
                 horizon INTEGER NOT NULL
              );
-             CREATE TABLE IF NOT EXISTS layout (
-                key TEXT PRIMARY KEY,
-                value INTEGER NOT NULL
-             );
-             PRAGMA user_version = 2;",
+             PRAGMA user_version = 1;",
         )?;
-        let rollup_buckets_per_block = rollup_layout(&writer)?;
         Ok(Cold {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-            rollup_buckets_per_block,
         })
-    }
-
-    /// Buckets per rollup block in this file (see `ROLLUP_BUCKETS_PER_BLOCK`).
-    pub fn rollup_buckets_per_block(&self) -> i64 {
-        self.rollup_buckets_per_block
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -617,55 +556,6 @@ fn blocks_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A new file records the current rollup block size; a file that has rollups from
-    /// before `layout` existed keeps the legacy size, and both survive reopening.
-    #[test]
-    fn rollup_layout_is_recorded_once_per_file() {
-        let fresh = tempfile::tempdir().expect("temp");
-        let cold = Cold::open(fresh.path()).expect("open");
-        assert_eq!(cold.rollup_buckets_per_block(), ROLLUP_BUCKETS_PER_BLOCK);
-        drop(cold);
-        assert_eq!(
-            Cold::open(fresh.path())
-                .expect("reopen")
-                .rollup_buckets_per_block(),
-            ROLLUP_BUCKETS_PER_BLOCK
-        );
-
-        let legacy = tempfile::tempdir().expect("temp");
-        drop(Cold::open(legacy.path()).expect("open"));
-        let connection = Connection::open(legacy.path().join(STORAGE_FILE)).expect("sqlite");
-        connection
-            .execute_batch(
-                "DROP TABLE layout;
-                 INSERT INTO rollup VALUES (1, 3600000, 0, 1, x'00');
-                 PRAGMA user_version = 1;",
-            )
-            .expect("make a version 1 file");
-        drop(connection);
-        for _ in 0..2 {
-            let cold = Cold::open(legacy.path()).expect("open a version 1 file");
-            assert_eq!(
-                cold.rollup_buckets_per_block(),
-                ROLLUP_BUCKETS_PER_BLOCK_LEGACY
-            );
-        }
-
-        // A nonsensical record is refused, not used.
-        let connection = Connection::open(legacy.path().join(STORAGE_FILE)).expect("sqlite");
-        connection
-            .execute("UPDATE layout SET value = 0", [])
-            .expect("update");
-        drop(connection);
-        let error = Cold::open(legacy.path())
-            .err()
-            .map(|error| error.to_string());
-        assert_eq!(
-            error.as_deref(),
-            Some("storage database: layout rollup_buckets_per_block is 0")
-        );
-    }
 
     #[test]
     fn labels_round_trip_and_series_persist() {

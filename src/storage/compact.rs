@@ -223,9 +223,8 @@ impl Storage {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<rollup::Bucket>, StorageError> {
-        let per_block = self.cold.rollup_buckets_per_block();
-        let from = rollup_block_start(mint, resolution, per_block);
-        let to = rollup_block_start(maxt, resolution, per_block);
+        let from = rollup_block_start(mint, resolution);
+        let to = rollup_block_start(maxt, resolution);
         let mut buckets = Vec::new();
         for (block_start, framed) in self.cold.rollup_blocks_of(series, resolution, from, to)? {
             match decode_rollup_block(&framed, block_start, resolution) {
@@ -278,20 +277,21 @@ fn group_by_period(samples: Vec<Sample>) -> BTreeMap<i64, Vec<Sample>> {
     by_period
 }
 
-/// Span (ms) of a rollup block at `resolution`: a whole number of periods (days), the
-/// fewest that hold `buckets_per_block` buckets (`Cold::rollup_buckets_per_block`,
-/// fixed per file: 1 day at 1 m, 10 days at 1 h; 60 days at 1 h in older files).
-pub(super) fn rollup_block_span(resolution: i64, buckets_per_block: i64) -> i64 {
-    debug_assert!(resolution > 0 && buckets_per_block > 0);
+/// Buckets per rollup block, about: a block spans a whole number of periods (days),
+/// the fewest that hold this many buckets (1 day at 1 m, 60 days at 1 h).
+const ROLLUP_BUCKETS_PER_BLOCK: i64 = 1440;
+
+/// Span (ms) of a rollup block at `resolution`: a whole number of days.
+pub(super) fn rollup_block_span(resolution: i64) -> i64 {
     // Resolutions are positive (validated), so this is a ceiling division.
-    let days = (resolution * buckets_per_block + BLOCK_PERIOD_MS - 1) / BLOCK_PERIOD_MS;
+    let days = (resolution * ROLLUP_BUCKETS_PER_BLOCK + BLOCK_PERIOD_MS - 1) / BLOCK_PERIOD_MS;
     days.max(1) * BLOCK_PERIOD_MS
 }
 
 /// Start of the rollup block holding the bucket that ends at `end`: buckets with
 /// `block_start < end <= block_start + span` belong to it.
-pub(super) fn rollup_block_start(end: i64, resolution: i64, buckets_per_block: i64) -> i64 {
-    let span = rollup_block_span(resolution, buckets_per_block);
+pub(super) fn rollup_block_start(end: i64, resolution: i64) -> i64 {
+    let span = rollup_block_span(resolution);
     end.saturating_sub(1).div_euclid(span).saturating_mul(span)
 }
 
@@ -329,14 +329,13 @@ impl Rollups {
         update: PeriodUpdate,
     ) -> Result<(), StorageError> {
         let (first, last) = period_bounds(period);
-        let per_block = storage.cold.rollup_buckets_per_block();
         for &resolution in &self.resolutions {
-            let block_start = rollup_block_start(last, resolution, per_block);
+            let block_start = rollup_block_start(last, resolution);
             let key = (series, resolution, block_start);
             let buckets = match self.blocks.entry(key) {
                 std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
                 std::collections::btree_map::Entry::Vacant(entry) => {
-                    let whole = rollup_block_span(resolution, per_block) == BLOCK_PERIOD_MS;
+                    let whole = rollup_block_span(resolution) == BLOCK_PERIOD_MS;
                     let stored = if whole && update == PeriodUpdate::Replace {
                         // The block is this one period, replaced whole.
                         Vec::new()

@@ -344,16 +344,8 @@ impl Storage {
             self.cold.rollup_blocks_of(
                 series,
                 resolution,
-                super::compact::rollup_block_start(
-                    first_end,
-                    resolution,
-                    self.cold.rollup_buckets_per_block(),
-                ),
-                super::compact::rollup_block_start(
-                    split,
-                    resolution,
-                    self.cold.rollup_buckets_per_block(),
-                ),
+                super::compact::rollup_block_start(first_end, resolution),
+                super::compact::rollup_block_start(split, resolution),
             )?
         } else {
             Vec::new()

@@ -141,7 +141,7 @@ impl Storage {
                 Some(resolution) => {
                     let deleted = self.cold.delete_expired_rollups(
                         resolution,
-                        rollup_block_span(resolution, self.cold.rollup_buckets_per_block()),
+                        rollup_block_span(resolution),
                         cutoff,
                         RETENTION_ROWS_PER_STEP,
                     )?;

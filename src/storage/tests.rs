@@ -213,7 +213,7 @@ fn compaction_writes_rollups_equal_to_the_raw_data() {
         assert!(stored == expected, "resolution {resolution}");
     }
     // 30 h from 3 h before midnight touch three days: three 1 m blocks (a day each),
-    // one 1 h block (10 days, and these days do not cross a 10-day boundary).
+    // one 1 h block (60 days).
     let connection =
         rusqlite::Connection::open(dir.path().join(cold::STORAGE_FILE)).expect("sqlite");
     let blocks: Vec<(i64, i64)> = connection

@@ -196,7 +196,7 @@ fn retention_removes_exactly_what_expired_per_tier_while_queries_run() {
     assert_eq!(minute.first().map(|b| b.end), Some(T0 + 8 * DAY + MINUTE));
     assert_eq!(minute.len() as i64, 4 * DAY / MINUTE);
     assert_eq!(report.rollup_blocks_deleted, 41 * 8);
-    // 1 h: kept 10 d, and its 10-day blocks all end after the cut-off: all there.
+    // 1 h: kept 10 d, and its one 60-day block ends after the cut-off: all there.
     let hourly = storage
         .rollup_buckets(SeriesRef(1), HOUR, i64::MIN, i64::MAX)
         .expect("1h");
