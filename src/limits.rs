@@ -148,6 +148,12 @@ pub const SCRAPE_TIMESTAMP_TOLERANCE_MS: i64 = 2;
 /// broken or hostile exporter, and the scrape fails naming the line.
 pub const SCRAPE_LINE_BYTES_MAX: usize = 512 * 1024;
 
+/// How far past the scrape time an exposed timestamp may be. A sample from the future
+/// becomes its series' newest, and every later sample would then be refused as out of
+/// order: one bad exporter clock would silence the series. Beyond this the scrape
+/// fails, naming the line (clock skew of minutes is tolerated).
+pub const SCRAPE_TIMESTAMP_FUTURE_MS_MAX: i64 = 10 * 60 * 1000;
+
 /// Targets over all scrape jobs: each runs a task and holds a series cache.
 pub const SCRAPE_TARGETS_MAX: usize = 10_000;
 

@@ -169,7 +169,7 @@ async fn refresh_discovery(
 }
 
 /// Milliseconds since the epoch.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
@@ -179,7 +179,7 @@ fn now_ms() -> i64 {
 /// one when the clock says so within `SCRAPE_TIMESTAMP_TOLERANCE_MS`, as Prometheus
 /// does. A timer wakes a millisecond or two late; with the jitter removed, the head
 /// chunk stores each timestamp in 1 bit instead of 10.
-fn aligned(previous: Option<i64>, now: i64, interval_ms: i64) -> i64 {
+pub(crate) fn aligned(previous: Option<i64>, now: i64, interval_ms: i64) -> i64 {
     match previous {
         Some(previous)
             if (now - (previous + interval_ms)).abs() <= limits::SCRAPE_TIMESTAMP_TOLERANCE_MS =>
@@ -433,6 +433,25 @@ async fn fetch(client: &reqwest::Client, url: &str, job: &ScrapeJob, body_hint: 
     }
 }
 
+/// Refuses an exposed timestamp too far past the scrape time `t` (see
+/// `limits::SCRAPE_TIMESTAMP_FUTURE_MS_MAX`).
+fn check_not_future(timestamp: Option<i64>, t: i64, line_number: usize) -> Result<(), String> {
+    match timestamp {
+        Some(timestamp) if timestamp > t.saturating_add(limits::SCRAPE_TIMESTAMP_FUTURE_MS_MAX) => {
+            Err(format!(
+                "line {line_number}: timestamp {timestamp} is {} ahead of the scrape time {t}; at most {} is accepted",
+                crate::config::units::format_duration(Duration::from_millis(
+                    u64::try_from(timestamp - t).unwrap_or(u64::MAX)
+                )),
+                crate::config::units::format_duration(Duration::from_millis(
+                    limits::SCRAPE_TIMESTAMP_FUTURE_MS_MAX as u64
+                ))
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn series_ref(series: NonZeroU32) -> SeriesRef {
     SeriesRef(u64::from(series.get()))
 }
@@ -628,6 +647,7 @@ impl TargetState {
                         scraped += 1;
                         let key = sample.series_key();
                         let timestamp = sample.timestamp_ms().filter(|_| self.honor_timestamps);
+                        check_not_future(timestamp, t, line_number)?;
                         let point = Sample {
                             t: timestamp.unwrap_or(t),
                             v: sample.value(),
@@ -747,6 +767,7 @@ impl TargetState {
             self.relabeled_away += 1;
         }
         let timestamp = timestamp.filter(|_| self.honor_timestamps);
+        check_not_future(timestamp, t, parser.line_number())?;
         cached.explicit_timestamp = timestamp.is_some();
         Ok(Some(cached.series.map(|series| {
             (

@@ -21,13 +21,13 @@
 //! `tandem_collector_append_failures_total` (counter, collections storage refused).
 
 use super::{FamilyOutcome, HostOptions, Point, collect_once};
+// One clock and one timestamp alignment for everything that samples on an interval.
+use crate::collect::scrape::{aligned, now_ms};
 use crate::config::{Config, HostCollectConfig};
-use crate::limits;
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef, stale_nan};
 use crate::storage::{Durability, Storage};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{oneshot, watch};
 
 /// The `job` label of every host series (see the module doc).
@@ -254,25 +254,6 @@ fn labels_of(point: &Point) -> Option<Labels> {
             tracing::debug!(metric = %point.name, %error, "host series has invalid labels");
             None
         }
-    }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
-
-/// Exactly one interval after the previous collection when the clock agrees within
-/// the scrape tolerance, as `scrape.rs` does: regular timestamps compress to 1 bit.
-fn aligned(previous: Option<i64>, now: i64, interval_ms: i64) -> i64 {
-    match previous {
-        Some(previous)
-            if (now - (previous + interval_ms)).abs() <= limits::SCRAPE_TIMESTAMP_TOLERANCE_MS =>
-        {
-            previous + interval_ms
-        }
-        _ => now,
     }
 }
 

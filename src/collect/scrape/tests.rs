@@ -448,11 +448,12 @@ fn bad_bodies_fail_the_scrape_and_keep_what_was_stored() {
 }
 
 #[test]
-fn nan_infinities_and_future_timestamps_are_stored_as_given() {
+fn nan_and_infinities_are_stored_as_given_and_far_future_timestamps_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = Storage::open(StorageOptions::new(dir.path())).expect("open");
     let mut state = TargetState::new(&target(job(false, None)));
-    let text = "n NaN\np +Inf\nm -Inf\nfuture 1 4102444800000\n";
+    // Up to 10 minutes ahead of the scrape is clock skew, and kept.
+    let text = "n NaN\np +Inf\nm -Inf\nahead 1 601000\n";
     state
         .ingest(&storage, body(text), 1000, Duration::from_millis(5))
         .expect("scrape ok");
@@ -460,6 +461,21 @@ fn nan_infinities_and_future_timestamps_are_stored_as_given() {
     assert_eq!(value("n"), points(&[(1000, "NaN")]));
     assert_eq!(value("p"), points(&[(1000, "inf")]));
     assert_eq!(value("m"), points(&[(1000, "-inf")]));
-    // An exposed timestamp is the exporter's: stored as it is, even far ahead.
-    assert_eq!(value("future"), points(&[(4102444800000, "1")]));
+    assert_eq!(value("ahead"), points(&[(601000, "1")]));
+    // Further ahead would make every later sample of the series out of order: the
+    // scrape fails, on the slow path (a new series) and the cached one alike.
+    for text in [
+        "n 1\np 1\nm 1\nahead 2 901000\n",
+        "n 1\nfuture 1 4102444800000\n",
+    ] {
+        let error = state
+            .ingest(&storage, body(text), 16000, Duration::from_millis(5))
+            .expect_err("far future");
+        assert!(
+            error.contains("ahead of the scrape time 16000; at most 10m is accepted"),
+            "{error}"
+        );
+    }
+    assert_eq!(read(&storage, "future"), Vec::new());
+    assert_eq!(value("ahead"), points(&[(601000, "1")]));
 }
