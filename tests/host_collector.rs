@@ -20,15 +20,7 @@ type SeriesKey = (String, BTreeMap<String, String>);
 
 /// node_exporter series that tandem does not produce although their family is covered,
 /// each with the reason. Matched as a prefix of the metric name.
-const ONLY_IN_NODE_EXPORTER: [(&str, &str); 5] = [
-    (
-        "node_cpu_core_throttles_total",
-        "thermal throttle counters of /sys/devices/system/cpu: not implemented",
-    ),
-    (
-        "node_cpu_package_throttles_total",
-        "thermal throttle counters of /sys/devices/system/cpu: not implemented",
-    ),
+const ONLY_IN_NODE_EXPORTER: [(&str, &str); 3] = [
     (
         "node_disk_ata_",
         "udev-only ATA properties: not implemented",
