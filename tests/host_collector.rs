@@ -7,9 +7,11 @@
 //! collection once (`collect::host::collect_once`, no server). Without the binary the
 //! test prints why and passes, except under CI (`CI=true`), where it fails.
 
+mod common;
+
+use common::{Running, free_port, required};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tandem::collect::host::{self, HostOptions};
 
@@ -236,28 +238,6 @@ fn agrees(check: Check, tandem: f64, node_exporter: f64) -> bool {
     }
 }
 
-/// Stops node_exporter when the test ends, however it ends.
-struct Exporter(Child);
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("the OS hands out a free port")
-}
-
 /// node_exporter's `/metrics`, scraped once it answers.
 fn scrape_node_exporter() -> String {
     let port = free_port();
@@ -267,7 +247,7 @@ fn scrape_node_exporter() -> String {
         .stderr(Stdio::null())
         .spawn()
         .expect("start prometheus-node-exporter");
-    let _exporter = Exporter(child);
+    let _exporter = Running(child);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match http_get(port, "/metrics") {
@@ -357,14 +337,7 @@ fn parse_labels(text: &str) -> (BTreeMap<String, String>, &str) {
 
 #[test]
 fn names_labels_and_values_match_node_exporter() {
-    if !on_path(NODE_EXPORTER) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{NODE_EXPORTER} is not on PATH (Debian package `prometheus-node-exporter`); required under CI"
-        );
-        println!(
-            "skipped: {NODE_EXPORTER} is not on PATH (apt-get install prometheus-node-exporter)"
-        );
+    if !required(&[(NODE_EXPORTER, "prometheus-node-exporter")]) {
         return;
     }
     let exposition = scrape_node_exporter();

@@ -9,39 +9,9 @@
 
 mod common;
 
-use common::{Instance, client, eventually, free_port};
-use std::process::{Child, Command, Stdio};
+use common::{Instance, Running, client, eventually, free_port, required};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-}
-
-/// Whether every program is there; if not, fails under CI and says why otherwise.
-fn required(programs: &[(&str, &str)]) -> bool {
-    for (program, package) in programs {
-        if !on_path(program) {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{program} is not on PATH (Debian package `{package}`); required under CI"
-            );
-            println!("skipped: {program} is not on PATH (apt-get install {package})");
-            return false;
-        }
-    }
-    true
-}
 
 fn spawn(program: &str, args: &[String]) -> Running {
     let child = Command::new(program)

@@ -19,7 +19,7 @@ use super::relabel::{RelabelRule, relabel};
 use crate::config::{Config, ScrapeJob};
 use crate::limits;
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef, stale_nan};
-use crate::storage::{Durability, Storage};
+use crate::storage::Storage;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -875,16 +875,7 @@ impl TargetState {
     /// between scrapes would keep that much memory per target for nothing.
     fn append(&mut self, storage: &Storage) -> Result<(), String> {
         let batch = std::mem::take(&mut self.batch);
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let refs: Vec<(SeriesRef, &[Sample])> = batch
-            .iter()
-            .map(|(series, sample)| (*series, sample.as_slice()))
-            .collect();
-        storage
-            .append_refs(&refs, Durability::Background)
-            .map(|_| ())
+        super::append_samples(storage, &batch)
             .map_err(|error| format!("storing the scrape failed: {error}"))
     }
 

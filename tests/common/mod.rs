@@ -230,3 +230,34 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// An outside program (an exporter, a peer) killed when the test ends, however it ends.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Whether every (program, Debian package) is on PATH; if one is not, fails under CI
+/// (`CI=true`) and otherwise prints why the test is skipped.
+pub fn required(programs: &[(&str, &str)]) -> bool {
+    for (program, package) in programs {
+        if !on_path(program) {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{program} is not on PATH (Debian package `{package}`); required under CI"
+            );
+            println!("skipped: {program} is not on PATH (apt-get install {package})");
+            return false;
+        }
+    }
+    true
+}

@@ -25,7 +25,7 @@ use super::{FamilyOutcome, HostOptions, Point, collect_once};
 use crate::collect::scrape::{aligned, now_ms};
 use crate::config::{Config, HostCollectConfig};
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef, stale_nan};
-use crate::storage::{Durability, Storage};
+use crate::storage::Storage;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
@@ -208,16 +208,7 @@ impl HostState {
     /// Stores the batch with background durability and lets it go.
     fn append(&mut self, storage: &Storage) -> Result<(), crate::storage::StorageError> {
         let batch = std::mem::take(&mut self.batch);
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let refs: Vec<(SeriesRef, &[Sample])> = batch
-            .iter()
-            .map(|(series, sample)| (*series, sample.as_slice()))
-            .collect();
-        storage
-            .append_refs(&refs, Durability::Background)
-            .map(|_| ())
+        crate::collect::append_samples(storage, &batch)
     }
 }
 
