@@ -1,11 +1,12 @@
 //! Family `diskstats`: `node_disk_*{device}` from /proc/diskstats (through
 //! `procfs::diskstats`) for the devices `[collect.host.diskstats]` covers (default:
-//! whole disks, no partitions, loop, ram or floppy devices), and `node_disk_info`.
+//! whole disks, no partitions, loop, ram or floppy devices), `node_disk_info`, and the
+//! series node_exporter 1.5 derives from the udev database (/run/udev/data/b<maj>:<min>)
+//! when it has them: `node_disk_filesystem_info`, `node_disk_device_mapper_info` and
+//! `node_disk_ata_{write_cache,write_cache_enabled,rotation_rate_rpm}`.
 //! Owns: node_exporter's names and units (sectors × 512 → bytes, ms → seconds).
-//! Does not: the udev-only series node_exporter adds when /run/udev is readable
-//! (`node_disk_ata_*`, `node_disk_device_mapper_info`, `node_disk_filesystem_info`);
-//! `node_disk_info` gets its udev labels (path, wwn, model, serial, revision) when
-//! the udev database has them.
+//! Does not: talk to udevd (the database files are plain `E:KEY=value` lines; a host
+//! without /run/udev simply has no udev labels or udev-only series).
 
 use super::{HostError, HostOptions, Point};
 
@@ -19,15 +20,47 @@ pub(super) fn collect(options: &HostOptions) -> Result<Vec<Point>, HostError> {
         if !options.diskstats_devices.covers(&disk.name) {
             continue;
         }
+        // A device without a udev entry (or a host without udev) has no properties.
         let udev =
             std::fs::read_to_string(format!("/run/udev/data/b{}:{}", disk.major, disk.minor))
                 .unwrap_or_default();
-        points.extend(disk_points(&disk, &udev));
+        points.extend(disk_points(&disk, &Udev::parse(&udev)));
     }
     Ok(points)
 }
 
-fn disk_points(disk: &procfs::DiskStat, udev: &str) -> Vec<Point> {
+/// A device's properties in the udev database: its `E:KEY=value` lines.
+struct Udev<'a>(std::collections::HashMap<&'a str, &'a str>);
+
+impl<'a> Udev<'a> {
+    fn parse(text: &'a str) -> Udev<'a> {
+        Udev(
+            text.lines()
+                .filter_map(|line| line.strip_prefix("E:")?.split_once('='))
+                .collect(),
+        )
+    }
+
+    /// The property's value, or "" (which leaves the label out).
+    fn get(&self, key: &str) -> &'a str {
+        self.0.get(key).copied().unwrap_or("")
+    }
+}
+
+/// node_exporter's ATA gauges: udev property → metric.
+const ATA_PROPERTIES: [(&str, &str); 3] = [
+    ("ID_ATA_WRITE_CACHE", "node_disk_ata_write_cache"),
+    (
+        "ID_ATA_WRITE_CACHE_ENABLED",
+        "node_disk_ata_write_cache_enabled",
+    ),
+    (
+        "ID_ATA_ROTATION_RATE_RPM",
+        "node_disk_ata_rotation_rate_rpm",
+    ),
+];
+
+fn disk_points(disk: &procfs::DiskStat, udev: &Udev) -> Vec<Point> {
     let ms = |value: u64| value as f64 * SECONDS_PER_MS;
     let sectors = |value: u64| value as f64 * SECTOR_BYTES;
     let mut values = vec![
@@ -77,27 +110,47 @@ fn disk_points(disk: &procfs::DiskStat, udev: &str) -> Vec<Point> {
         .into_iter()
         .map(|(name, value)| Point::new(name, value).with("device", disk.name.clone()))
         .collect();
-    let property = |key: &str| {
-        udev.lines()
-            .find_map(|line| {
-                line.strip_prefix("E:")?
-                    .strip_prefix(key)?
-                    .strip_prefix('=')
-            })
-            .unwrap_or("")
-            .to_string()
-    };
+    let device = || disk.name.clone();
     points.push(
         Point::new("node_disk_info", 1.0)
-            .with("device", disk.name.clone())
+            .with("device", device())
             .with("major", disk.major.to_string())
             .with("minor", disk.minor.to_string())
-            .with("path", property("ID_PATH"))
-            .with("wwn", property("ID_WWN"))
-            .with("model", property("ID_MODEL"))
-            .with("serial", property("ID_SERIAL_SHORT"))
-            .with("revision", property("ID_REVISION")),
+            .with("path", udev.get("ID_PATH"))
+            .with("wwn", udev.get("ID_WWN"))
+            .with("model", udev.get("ID_MODEL"))
+            .with("serial", udev.get("ID_SERIAL_SHORT"))
+            .with("revision", udev.get("ID_REVISION")),
     );
+    if !udev.get("ID_FS_TYPE").is_empty() {
+        points.push(
+            Point::new("node_disk_filesystem_info", 1.0)
+                .with("device", device())
+                .with("type", udev.get("ID_FS_TYPE"))
+                .with("usage", udev.get("ID_FS_USAGE"))
+                .with("uuid", udev.get("ID_FS_UUID"))
+                .with("version", udev.get("ID_FS_VERSION")),
+        );
+    }
+    if !udev.get("DM_NAME").is_empty() {
+        points.push(
+            Point::new("node_disk_device_mapper_info", 1.0)
+                .with("device", device())
+                .with("name", udev.get("DM_NAME"))
+                .with("uuid", udev.get("DM_UUID"))
+                .with("vg_name", udev.get("DM_VG_NAME"))
+                .with("lv_name", udev.get("DM_LV_NAME"))
+                .with("lv_layer", udev.get("DM_LV_LAYER")),
+        );
+    }
+    if !udev.get("ID_ATA").is_empty() {
+        // node_exporter skips a property that is absent or not a number.
+        for (property, name) in ATA_PROPERTIES {
+            if let Ok(value) = udev.get(property).parse::<f64>() {
+                points.push(Point::new(name, value).with("device", device()));
+            }
+        }
+    }
     points
 }
 
@@ -132,7 +185,7 @@ mod tests {
 
     #[test]
     fn units_follow_node_exporter() {
-        let points = disk_points(&disk(true), "");
+        let points = disk_points(&disk(true), &Udev::parse(""));
         let value = |name: &str| {
             points
                 .iter()
@@ -154,13 +207,13 @@ mod tests {
 
     #[test]
     fn old_kernels_lack_discard_and_flush() {
-        assert_eq!(disk_points(&disk(false), "").len(), 12);
+        assert_eq!(disk_points(&disk(false), &Udev::parse("")).len(), 12);
     }
 
     #[test]
     fn info_takes_udev_properties() {
         let udev = "S:disk/by-id/x\nE:ID_MODEL=Samsung_SSD\nE:ID_SERIAL_SHORT=S123\nE:ID_PATH=pci-0000:00:1f.2-ata-1\n";
-        let points = disk_points(&disk(false), udev);
+        let points = disk_points(&disk(false), &Udev::parse(udev));
         let info = points.last().expect("info");
         assert_eq!(info.name, "node_disk_info");
         assert_eq!(
@@ -174,5 +227,72 @@ mod tests {
                 ("serial", "S123".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn udev_only_series_follow_node_exporter() {
+        // What udev records for an LVM volume on an ATA disk with an ext4 file system
+        // (fields from a real /run/udev/data file, values shortened).
+        let udev = "S:disk/by-id/dm-name-vg0-root\n\
+                    E:DM_NAME=vg0-root\n\
+                    E:DM_UUID=LVM-abc\n\
+                    E:DM_VG_NAME=vg0\n\
+                    E:DM_LV_NAME=root\n\
+                    E:ID_FS_TYPE=ext4\n\
+                    E:ID_FS_USAGE=filesystem\n\
+                    E:ID_FS_UUID=1234-5678\n\
+                    E:ID_FS_VERSION=1.0\n\
+                    E:ID_ATA=1\n\
+                    E:ID_ATA_WRITE_CACHE=1\n\
+                    E:ID_ATA_WRITE_CACHE_ENABLED=0\n\
+                    E:ID_ATA_ROTATION_RATE_RPM=garbage\n\
+                    G:systemd\n";
+        let points = disk_points(&disk(false), &Udev::parse(udev));
+        let find = |name: &str| points.iter().find(|point| point.name == name);
+        let labels = |name: &str| find(name).map(|point| point.labels.clone());
+        let text = |pairs: &[(&'static str, &str)]| {
+            pairs
+                .iter()
+                .map(|(key, value)| (*key, value.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            labels("node_disk_filesystem_info"),
+            Some(text(&[
+                ("device", "sda"),
+                ("type", "ext4"),
+                ("usage", "filesystem"),
+                ("uuid", "1234-5678"),
+                ("version", "1.0"),
+            ]))
+        );
+        // DM_LV_LAYER is absent: the label is left out, as Prometheus drops empty ones.
+        assert_eq!(
+            labels("node_disk_device_mapper_info"),
+            Some(text(&[
+                ("device", "sda"),
+                ("name", "vg0-root"),
+                ("uuid", "LVM-abc"),
+                ("vg_name", "vg0"),
+                ("lv_name", "root"),
+            ]))
+        );
+        assert_eq!(
+            find("node_disk_ata_write_cache").map(|point| point.value),
+            Some(1.0)
+        );
+        assert_eq!(
+            find("node_disk_ata_write_cache_enabled").map(|point| point.value),
+            Some(0.0)
+        );
+        // Not a number: skipped, as node_exporter does.
+        assert!(find("node_disk_ata_rotation_rate_rpm").is_none());
+        assert_eq!(points.len(), 12 + 1 + 1 + 2);
+    }
+
+    #[test]
+    fn no_udev_properties_no_udev_series() {
+        let points = disk_points(&disk(false), &Udev::parse("E:ID_ATA_WRITE_CACHE=1\n"));
+        assert!(points.iter().all(|point| !point.name.contains("ata_")));
     }
 }

@@ -23,6 +23,7 @@ mod netclass;
 mod netdev;
 mod os;
 mod pressure;
+mod processes;
 mod run;
 mod sockstat;
 mod stat;
@@ -203,7 +204,7 @@ pub struct Family {
 
 // === Family registry, in node_exporter's collector names ===
 // Each entry: `name => file::collect(&HostOptions) -> Result<Vec<Point>, HostError>`.
-pub const FAMILIES: [Family; 17] = [
+pub const FAMILIES: [Family; 18] = [
     Family {
         name: "cpu",
         collect: cpu::collect,
@@ -271,6 +272,10 @@ pub const FAMILIES: [Family; 17] = [
     Family {
         name: "timex",
         collect: timex::collect,
+    },
+    Family {
+        name: "processes",
+        collect: processes::collect,
     },
 ];
 
