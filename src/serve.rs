@@ -160,6 +160,18 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         reloader.subscribe(),
         host_stopped,
     ));
+    let (stop_statsd, statsd_stopped) = tokio::sync::oneshot::channel();
+    let statsd = tokio::spawn(crate::collect::statsd::run(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+        statsd_stopped,
+    ));
+    let (stop_probes, probes_stopped) = tokio::sync::oneshot::channel();
+    let probing = tokio::spawn(crate::collect::probe::run(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+        probes_stopped,
+    ));
     ready.store(true, Ordering::Release);
     tracing::info!(%listen, "tandem is ready");
     server.await.map_err(ServeError::Server)?;
@@ -169,6 +181,8 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     // final checkpoint took), so stop them and wait, bounded by the grace period.
     let _ = stop_scraping.send(());
     let _ = stop_host.send(());
+    let _ = stop_statsd.send(());
+    let _ = stop_probes.send(());
     let grace = std::time::Duration::from_secs(crate::limits::SHUTDOWN_GRACE_SECS);
     if tokio::time::timeout(grace, scraping).await.is_err() {
         tracing::warn!(
@@ -179,6 +193,11 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         tracing::warn!(
             "the host collector did not stop within the grace period; its staleness markers may be missing"
         );
+    }
+    for (task, name) in [(statsd, "the statsd listener"), (probing, "the probes")] {
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::warn!("{name} did not stop within the grace period");
+        }
     }
     let closing = Arc::clone(&storage);
     let closed = tokio::task::spawn_blocking(move || closing.checkpoint()).await;

@@ -7,8 +7,10 @@ pub mod discovery;
 pub mod expfmt;
 pub mod host;
 pub mod import;
+pub mod probe;
 pub mod relabel;
 pub mod scrape;
+pub mod statsd;
 
 /// Stores one sample per series, with background durability (flushed within a second):
 /// what every interval collector writes after each round.

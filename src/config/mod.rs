@@ -10,6 +10,8 @@
 mod file;
 pub mod history;
 mod model;
+pub mod probe;
+pub mod statsd;
 mod target_file;
 pub mod units;
 mod validate;
@@ -72,6 +74,9 @@ pub struct Config {
     pub host: HostCollectConfig,
     pub scrape: Vec<ScrapeJob>,
     pub query: QueryConfig,
+    /// `[statsd]`; `None`: no listener.
+    pub statsd: Option<statsd::StatsdConfig>,
+    pub probes: Vec<probe::ProbeConfig>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -136,6 +141,8 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         host: validated.host,
         query: validated.query,
         scrape: validated.scrape,
+        statsd: validated.statsd,
+        probes: validated.probes,
     })
 }
 

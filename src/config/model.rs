@@ -38,6 +38,12 @@ pub struct MainFile {
     /// Bounds on PromQL queries, from the API, dashboards and rules alike.
     #[serde(default)]
     pub query: QuerySection,
+    /// The statsd listener (UDP); absent means off.
+    #[serde(default)]
+    pub statsd: Option<super::statsd::StatsdSection>,
+    /// Blackbox probes (`[[probe]]`), one entry per probe.
+    #[serde(default)]
+    pub probe: Vec<super::probe::ProbeSection>,
 }
 
 /// `[query]`: a query breaking one fails with a clear error; the process is unharmed.

@@ -184,6 +184,8 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub statsd: Option<super::statsd::StatsdConfig>,
+    pub probes: Vec<super::probe::ProbeConfig>,
     pub query: QueryConfig,
     pub host: HostCollectConfig,
     pub scrape: Vec<ScrapeJob>,
@@ -255,7 +257,7 @@ fn file_rank(files: &[SourceFile], display_path: &str) -> usize {
         .map_or(0, |position| position + 1)
 }
 
-struct Checker<'a> {
+pub(super) struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     base_dir: &'a Path,
     source: Option<&'a SourceFile>,
@@ -344,7 +346,7 @@ impl Checker<'_> {
         result
     }
 
-    fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         if let Some(source) = self.source {
             self.diagnostics.push(source.diagnostic(span, message));
         }
@@ -445,7 +447,14 @@ impl Checker<'_> {
             concurrency_max: *section.concurrency_max.get_ref(),
             lookback_delta: section.lookback_delta.get_ref().0,
         };
+        let statsd = parsed
+            .statsd
+            .as_ref()
+            .and_then(|section| self.statsd(section));
+        let probes = self.probes(&parsed.probe);
         Validated {
+            statsd,
+            probes,
             query,
             host,
             scrape,
