@@ -729,20 +729,11 @@ impl TargetState {
         line: &str,
         t: i64,
     ) -> Result<Option<Option<(SeriesRef, [Sample; 1])>>, String> {
-        // The series text ends at the label set's closing brace, or at the first
-        // blank when there is none (as in `collect::import`).
-        let Some(first_blank) = line.find([' ', '\t']) else {
-            return Ok(None);
-        };
         if line.starts_with('#') {
             return Ok(None);
         }
-        let key_end = match line[..first_blank].contains('{') {
-            true => match line.rfind('}') {
-                Some(end) => end + 1,
-                None => return Ok(None),
-            },
-            false => first_blank,
+        let Some(key_end) = super::expfmt::series_key_end(line) else {
+            return Ok(None);
         };
         let Some(key) = line.get(..key_end) else {
             return Ok(None);
@@ -752,7 +743,7 @@ impl TargetState {
         let Some(cached) = self.cache.get_mut(&hashed) else {
             return Ok(None);
         };
-        let Some((v, timestamp)) = parser.next_known_sample(line, key) else {
+        let Some((v, timestamp)) = parser.next_known_sample(line, key_end) else {
             return Ok(None);
         };
         if cached.seen == scrape {

@@ -293,35 +293,55 @@ impl Storage {
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let seq = self.next_wal_seq.fetch_add(1, Ordering::SeqCst);
-            for (series, samples) in batch {
-                result.clear();
-                self.head_append(*series, samples, seq, &mut result)?;
-                outcome.accepted += result.accepted.len() as u64;
-                outcome.unchanged += result.unchanged as u64;
-                for (sample, rejection) in result.rejected.drain(..) {
-                    let reason = match rejection {
-                        super::head::HeadRejection::TooOld {
-                            newest_t,
-                            window_ms,
-                        } => RejectReason::TooOld {
-                            newest_t,
-                            window_ms,
-                        },
-                        super::head::HeadRejection::DuplicateTimestamp { stored } => {
-                            RejectReason::DuplicateTimestamp { stored }
-                        }
-                    };
-                    self.count_rejected(&reason, 1);
-                    outcome.reject(1, || Rejection {
-                        series: self.catalog.labels(*series).unwrap_or_default(),
-                        sample: Some(sample),
-                        samples: 1,
-                        reason,
-                    });
-                }
-                if wal {
-                    entry.push(*series, &result.accepted);
-                }
+            // The first chunk that could not be written to the hot log; it stops the
+            // batch (`failed`), and the entry is not logged.
+            let mut put_error = None;
+            let failed = std::cell::Cell::new(false);
+            self.head.append_batch(
+                batch,
+                seq,
+                &mut |chunk| {
+                    if put_error.is_none()
+                        && let Err(error) = self.store_sealed(chunk)
+                    {
+                        put_error = Some(error);
+                        failed.set(true);
+                    }
+                },
+                &mut |series, t| self.stored_in_hot(series, t),
+                &mut result,
+                &mut |series, result| {
+                    outcome.accepted += result.accepted.len() as u64;
+                    outcome.unchanged += result.unchanged as u64;
+                    for (sample, rejection) in result.rejected.drain(..) {
+                        let reason = match rejection {
+                            super::head::HeadRejection::TooOld {
+                                newest_t,
+                                window_ms,
+                            } => RejectReason::TooOld {
+                                newest_t,
+                                window_ms,
+                            },
+                            super::head::HeadRejection::DuplicateTimestamp { stored } => {
+                                RejectReason::DuplicateTimestamp { stored }
+                            }
+                        };
+                        self.count_rejected(&reason, 1);
+                        outcome.reject(1, || Rejection {
+                            series: self.catalog.labels(series).unwrap_or_default(),
+                            sample: Some(sample),
+                            samples: 1,
+                            reason,
+                        });
+                    }
+                    if wal {
+                        entry.push(series, &result.accepted);
+                    }
+                    !failed.get()
+                },
+            );
+            if let Some(error) = put_error {
+                return Err(error.into());
             }
             if wal {
                 let new_series = std::mem::take(&mut *self.pending_wal_series());

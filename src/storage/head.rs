@@ -225,6 +225,86 @@ impl Head {
         self.adjust_held(before, held(memory));
     }
 
+    /// Appends a batch, taking each shard's lock once: the series are visited shard
+    /// by shard (a stable counting sort, so a series listed twice keeps its order),
+    /// and `samples_held` is adjusted once. Per series, `each` receives its outcome
+    /// (cleared before every series) while the shard is still locked.
+    ///
+    /// Why not `append` in a loop: a scrape's series have consecutive refs, so every
+    /// sample landed in a different shard, and the lock, unlock and counter update
+    /// (three locked instructions) per sample drained the store buffer each time,
+    /// serializing the cache misses on the series' memory. Measured in `perf` at 10 k
+    /// series scraped every second: `Head::append` was 16 % of tandem's CPU, 70 % of
+    /// it on those instructions.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_batch(
+        &self,
+        batch: &[(SeriesRef, &[Sample])],
+        wal_seq: u64,
+        sealed: &mut dyn FnMut(SealedChunk),
+        stored_at: &mut dyn FnMut(SeriesRef, i64) -> Option<f64>,
+        result: &mut HeadAppend,
+        each: &mut dyn FnMut(SeriesRef, &mut HeadAppend) -> bool,
+    ) {
+        // Start of each shard's run in `order`.
+        let mut starts = [0usize; SHARDS + 1];
+        for (series, _) in batch {
+            starts[slot(*series).0 + 1] += 1;
+        }
+        for shard in 0..SHARDS {
+            starts[shard + 1] += starts[shard];
+        }
+        let mut next = starts;
+        let mut order = vec![0usize; batch.len()];
+        for (position, (series, _)) in batch.iter().enumerate() {
+            let shard = slot(*series).0;
+            order[next[shard]] = position;
+            next[shard] += 1;
+        }
+        let (mut held_added, mut held_removed) = (0u64, 0u64);
+        let mut created = 0u64;
+        'shards: for shard_index in 0..SHARDS {
+            let run = &order[starts[shard_index]..starts[shard_index + 1]];
+            if run.is_empty() {
+                continue;
+            }
+            let mut shard = self.shard(shard_index);
+            for position in run {
+                let (series, samples) = batch[*position];
+                let slot = shard.slot(slot(series).1);
+                if slot.is_none() {
+                    created += 1;
+                }
+                let memory = slot.get_or_insert_with(MemSeries::new);
+                let before = held(memory);
+                let context = AppendContext {
+                    series,
+                    wal_seq,
+                    window_ms: self.window_ms,
+                };
+                result.clear();
+                for sample in samples {
+                    append_one(
+                        memory,
+                        &context,
+                        *sample,
+                        sealed,
+                        &mut |t| stored_at(series, t),
+                        result,
+                    );
+                }
+                let after = held(memory);
+                held_added += after.saturating_sub(before);
+                held_removed += before.saturating_sub(after);
+                if !each(series, result) {
+                    break 'shards;
+                }
+            }
+        }
+        self.series_count.fetch_add(created, Ordering::Relaxed);
+        self.adjust_held(held_removed, held_added);
+    }
+
     fn adjust_held(&self, before: u64, after: u64) {
         if after >= before {
             self.samples_held
@@ -600,6 +680,55 @@ mod tests {
         );
         assert_eq!(snapshot.open_range, Some((1_000_000, 1_015_000)));
         assert!(sealed.is_empty());
+    }
+
+    #[test]
+    fn a_batch_visits_shards_once_and_keeps_each_series_in_order() {
+        let head = Head::new(600_000);
+        let sample = |t: i64, v: f64| Sample { t, v };
+        // Series 1 and 65 share a shard; series 1 is listed twice, the second time
+        // with a sample older than its first listing's (out of order, accepted).
+        let first = [sample(2_000, 1.0)];
+        let second = [sample(1_000, 2.0)];
+        let other = [sample(2_000, 3.0), sample(2_000, 4.0)];
+        let batch: Vec<(SeriesRef, &[Sample])> = vec![
+            (SeriesRef(1), &first),
+            (SeriesRef(2), &other),
+            (SeriesRef(65), &first),
+            (SeriesRef(1), &second),
+        ];
+        let mut seen = Vec::new();
+        let mut result = HeadAppend::default();
+        head.append_batch(
+            &batch,
+            1,
+            &mut |_| {},
+            &mut |_, _| None,
+            &mut result,
+            &mut |series, result| {
+                seen.push((
+                    series.0,
+                    result.accepted.clone(),
+                    result.rejected.len(),
+                ));
+                true
+            },
+        );
+        assert_eq!(
+            seen,
+            vec![
+                (1, first.to_vec(), 0),
+                (65, first.to_vec(), 0),
+                (1, second.to_vec(), 0),
+                // Same timestamp, different value: the second is refused.
+                (2, vec![other[0]], 1),
+            ]
+        );
+        assert_eq!(head.stats(), (3, 4));
+        assert_eq!(
+            head.snapshot(SeriesRef(1), 0, i64::MAX).out_of_order,
+            second.to_vec()
+        );
     }
 
     #[test]

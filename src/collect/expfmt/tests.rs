@@ -894,3 +894,18 @@ fn render_sample(
     };
     format!("{series} {value} {ts}")
 }
+
+#[test]
+fn series_key_end_stops_after_the_label_set_or_at_the_first_blank() {
+    let cases = [
+        ("up 1", Some(2)),
+        ("up\t1 1700000000000", Some(2)),
+        (r#"a{b="c d",e="}"} 1"#, Some(16)),
+        ("a{b=\"c\"}1", Some(8)),
+        ("noblank", None),
+        ("a{unclosed 1", None),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(super::series_key_end(line), expected, "{line}");
+    }
+}

@@ -127,16 +127,12 @@ fn known_sample(
     let text = std::str::from_utf8(raw).ok()?.trim_end_matches('\n');
     // The series text ends at the label set's closing brace (the value and timestamp
     // after it hold none), or at the first blank when there is no label set.
-    let first_blank = text.find([' ', '\t'])?;
-    let key_end = match text[..first_blank].contains('{') {
-        true => text.rfind('}')? + 1,
-        false => first_blank,
-    };
+    let key_end = crate::collect::expfmt::series_key_end(text)?;
     let key = text.get(..key_end)?;
     let Some(Ok(series)) = cache.get(key) else {
         return None;
     };
-    let (v, t) = parser.next_known_sample(text, key)?;
+    let (v, t) = parser.next_known_sample(text, key_end)?;
     Some((
         *series,
         crate::model::Sample {
