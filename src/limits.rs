@@ -9,6 +9,18 @@ pub const REQUEST_BODY_BYTES_DEFAULT: usize = 1 << 20;
 /// Ceiling for `[server] request_body_bytes_max`: a body is buffered in memory whole.
 pub const REQUEST_BODY_BYTES_MAX: usize = 64 << 20;
 
+/// Default `[storage] remote_write_body_bytes_max` (snappy-compressed). Senders batch
+/// a few thousand samples per request (Prometheus 2.42: 500 per shard, vmagent up to
+/// 8 MiB decoded), well under this.
+pub const REMOTE_WRITE_BODY_BYTES_DEFAULT: usize = 16 << 20;
+
+/// A remote_write body's decoded (protobuf) size; read from the snappy header and
+/// refused before decompression, so a small body cannot expand into gigabytes.
+pub const REMOTE_WRITE_DECODED_BYTES_MAX: usize = 128 << 20;
+
+/// Refused series named in a remote_write error response; the rest are counted.
+pub const REMOTE_WRITE_INVALID_LISTED_MAX: usize = 20;
+
 /// A config file larger than this is a mistake (a log or a dump in the wrong place),
 /// and all files are read into memory and kept in the config history.
 pub const CONFIG_FILE_BYTES_MAX: usize = 4 << 20;

@@ -44,6 +44,33 @@ pub struct HashLabels {
     pub hash: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushKindLabels {
+    pub kind: &'static str,
+}
+
+/// The remote_write receiver's counters (`web::api::write` updates them).
+#[derive(Clone, Default)]
+pub struct RemoteWriteMetrics {
+    /// Samples in decoded requests.
+    pub samples_received: Counter,
+    /// Samples not stored, by reason: an invalid series (`missing_name`,
+    /// `invalid_labels`, `empty_label_value`, `storage_limit`) or storage refusing the
+    /// sample (`out_of_order`, `duplicate_timestamp`).
+    pub samples_rejected: Family<PushReasonLabels, Counter>,
+    /// Whole requests refused before any sample was read, by reason (`content_type`,
+    /// `encoding`, `too_large`, `bad_body`, `storage_error`).
+    pub requests_rejected: Family<PushReasonLabels, Counter>,
+    /// What remote_write carries that tandem does not store (`exemplar`,
+    /// `native_histogram`, `metadata`).
+    pub dropped: Family<PushKindLabels, Counter>,
+}
+
 /// Latency buckets for HTTP handlers: 1 ms to ~16 s in powers of two, enough to see
 /// both a cached page and a slow range query.
 fn http_latency_buckets() -> impl Iterator<Item = f64> {
@@ -62,6 +89,7 @@ pub struct SelfMetrics {
     pub config_last_reload_successful: Gauge,
     pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     pub config_info: Family<HashLabels, Gauge>,
+    pub remote_write: RemoteWriteMetrics,
 }
 
 impl SelfMetrics {
@@ -113,8 +141,30 @@ impl SelfMetrics {
             "The hash of the running config; always 1",
             config_info.clone(),
         );
+        let remote_write = RemoteWriteMetrics::default();
+        registry.register(
+            "tandem_remote_write_samples_received",
+            "Samples in remote_write requests that could be decoded",
+            remote_write.samples_received.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_samples_rejected",
+            "remote_write samples not stored, by reason",
+            remote_write.samples_rejected.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_requests_rejected",
+            "remote_write requests refused whole, by reason",
+            remote_write.requests_rejected.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_dropped",
+            "remote_write exemplars, native histograms and metadata entries received and not stored",
+            remote_write.dropped.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         SelfMetrics {
+            remote_write,
             registry,
             http_requests,
             http_request_duration,

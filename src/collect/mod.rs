@@ -9,6 +9,7 @@ pub mod host;
 pub mod import;
 pub mod probe;
 pub mod relabel;
+pub mod remote_write;
 pub mod scrape;
 pub mod statsd;
 

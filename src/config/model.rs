@@ -457,6 +457,10 @@ pub struct StorageSection {
     /// Largest body `POST /api/v1/import/prometheus` accepts (after decompression), e.g. `256MiB`.
     #[serde(default = "default_import_body_bytes_max")]
     pub import_body_bytes_max: ByteSize,
+    /// Largest snappy-compressed body `POST /api/v1/write` (remote_write) accepts, e.g.
+    /// `16MiB`; its decoded size is bounded by `limits::REMOTE_WRITE_DECODED_BYTES_MAX`.
+    #[serde(default = "default_remote_write_body_bytes_max")]
+    pub remote_write_body_bytes_max: ByteSize,
     /// Raw data and its rollups, finest first, each with how long it is kept, e.g.
     /// `[{ resolution = "raw", retention = "15d" }, { resolution = "1m", retention = "90d" }]`.
     #[serde(default = "default_tiers")]
@@ -586,6 +590,7 @@ impl Default for StorageSection {
             hot_window: default_hot_window(),
             tiers: default_tiers(),
             import_body_bytes_max: default_import_body_bytes_max(),
+            remote_write_body_bytes_max: default_remote_write_body_bytes_max(),
         }
     }
 }
@@ -654,4 +659,8 @@ fn default_tiers() -> Spanned<Vec<TierSection>> {
 
 fn default_import_body_bytes_max() -> ByteSize {
     ByteSize(256 << 20)
+}
+
+fn default_remote_write_body_bytes_max() -> ByteSize {
+    ByteSize(crate::limits::REMOTE_WRITE_BODY_BYTES_DEFAULT as u64)
 }

@@ -86,6 +86,7 @@ pub struct StorageConfig {
     pub hot_window: std::time::Duration,
     pub tiers: Vec<crate::storage::Tier>,
     pub import_body_bytes_max: usize,
+    pub remote_write_body_bytes_max: usize,
 }
 
 /// `[collect.host]` after validation. Patterns are checked to compile; the collector
@@ -397,6 +398,10 @@ impl Checker<'_> {
             tiers,
             import_body_bytes_max: usize::try_from(parsed.storage.import_body_bytes_max.0)
                 .unwrap_or(usize::MAX),
+            remote_write_body_bytes_max: usize::try_from(
+                parsed.storage.remote_write_body_bytes_max.0,
+            )
+            .unwrap_or(usize::MAX),
         };
         let host = self.host(&parsed.collect.host);
         let mut jobs = HashMap::new();

@@ -45,9 +45,9 @@ pub async fn limit_body(
     actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
     actix_web::Error,
 > {
-    // Ingest endpoints have their own, larger limit ([storage] import_body_bytes_max),
-    // checked by their handlers while reading.
-    if request.path().starts_with("/api/v1/import/") {
+    // Ingest endpoints have their own, larger limits ([storage] import_body_bytes_max
+    // and remote_write_body_bytes_max), checked by their handlers while reading.
+    if request.path().starts_with("/api/v1/import/") || request.path() == "/api/v1/write" {
         return next
             .call(request)
             .await
@@ -108,6 +108,7 @@ pub fn configure(
             "/api/v1/import/prometheus",
             web::post().to(api::import::prometheus),
         )
+        .route("/api/v1/write", web::post().to(api::write::receive))
         .route("/api/v1/admin/compact", web::post().to(api::admin::compact))
         .route("/api/v1/query", web::get().to(api::query::instant))
         .route("/api/v1/query", web::post().to(api::query::instant))

@@ -5,6 +5,7 @@ pub mod import;
 pub mod query;
 pub mod status;
 pub mod targets;
+pub mod write;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
