@@ -706,11 +706,7 @@ mod tests {
             &mut |_, _| None,
             &mut result,
             &mut |series, result| {
-                seen.push((
-                    series.0,
-                    result.accepted.clone(),
-                    result.rejected.len(),
-                ));
+                seen.push((series.0, result.accepted.clone(), result.rejected.len()));
                 true
             },
         );
