@@ -1,7 +1,7 @@
 //! `[[probe]]`: blackbox probes as written and as validated.
 //! Owns: their keys, defaults and checks (targets parse, keys belong to the probe's
 //! kind, names are unique, regexes compile).
-//! Does not: probe (`collect::probe` does), or read `ca_file` (the prober reads it at
+//! Does not: probe (`collect::probe` does), or read `ca_file` (checked to exist here; the prober reads it at
 //! every run, relative to the config directory, so a renewed CA needs no reload).
 //!
 //! ```toml
@@ -16,7 +16,7 @@ use super::units::{ByteSize, ConfigDuration, format_duration};
 use super::validate::Checker;
 use crate::limits;
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -236,7 +236,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        let mut names = HashSet::new();
+        let mut names = HashMap::new();
         sections
             .iter()
             .filter_map(|section| self.probe(section, &mut names))
@@ -246,17 +246,9 @@ impl Checker<'_> {
     fn probe(
         &mut self,
         section: &ProbeSection,
-        names: &mut HashSet<String>,
+        names: &mut HashMap<String, std::ops::Range<usize>>,
     ) -> Option<ProbeConfig> {
-        let name = section.name.get_ref();
-        if name.is_empty() {
-            self.error(section.name.span(), "probe.name: must not be empty");
-        } else if !names.insert(name.clone()) {
-            self.error(
-                section.name.span(),
-                format!("probe.name: duplicate name {name:?}; every probe needs its own"),
-            );
-        }
+        self.unique(names, &section.name, "probe");
         let interval = match &section.interval {
             Some(interval) => {
                 let value = interval.get_ref().0;
@@ -307,7 +299,7 @@ impl Checker<'_> {
             }
         }?;
         Some(ProbeConfig {
-            name: name.clone(),
+            name: section.name.get_ref().clone(),
             target: section.target.get_ref().clone(),
             interval,
             timeout,
@@ -487,6 +479,10 @@ impl Checker<'_> {
         let ca_file = section.ca_file.as_ref().map(|file| {
             if file.get_ref().as_os_str().is_empty() {
                 self.error(file.span(), "probe.ca_file: must not be empty");
+            } else {
+                // Checked at load so a typo is a config error; read again at every
+                // probe run, so a renewed file is used without a reload.
+                self.existing_file(file, "probe.ca_file");
             }
             file.get_ref().clone()
         });

@@ -592,7 +592,7 @@ impl Checker<'_> {
         }
     }
 
-    fn existing_file(&mut self, path: &Spanned<PathBuf>, key: &str) -> PathBuf {
+    pub(super) fn existing_file(&mut self, path: &Spanned<PathBuf>, key: &str) -> PathBuf {
         let resolved = self.resolve(path.get_ref());
         if let Err(error) = std::fs::metadata(&resolved) {
             self.error(
@@ -1013,7 +1013,7 @@ impl Checker<'_> {
         }
     }
 
-    fn unique(
+    pub(super) fn unique(
         &mut self,
         seen: &mut HashMap<String, std::ops::Range<usize>>,
         name: &Spanned<String>,
