@@ -201,7 +201,7 @@ pub fn write(
                 continue;
             }
         }
-        let labels = match labels_of(&series.labels) {
+        let labels = match series_labels(&series.labels) {
             Ok(labels) => labels,
             Err(reason) => {
                 report.refuse(refused(reason));
@@ -254,7 +254,7 @@ impl WriteReport {
 
 /// The label set of a series, held to the protocol's rules, which are stricter than
 /// `Labels::new_series` (it sorts, and drops empty values, as an exposition allows).
-fn labels_of(labels: &[proto::Label]) -> Result<Labels, InvalidReason> {
+pub fn series_labels(labels: &[proto::Label]) -> Result<Labels, InvalidReason> {
     for pair in labels.windows(2) {
         match pair[0].name.cmp(&pair[1].name) {
             std::cmp::Ordering::Less => {}
@@ -390,14 +390,14 @@ mod tests {
             (&[("__name__", "no spaces")], "invalid metric name"),
         ];
         for (labels, message) in cases {
-            let error = labels_of(&labels.iter().map(|(n, v)| label(n, v)).collect::<Vec<_>>())
+            let error = series_labels(&labels.iter().map(|(n, v)| label(n, v)).collect::<Vec<_>>())
                 .expect_err("invalid");
             assert!(
                 error.to_string().contains(message),
                 "{labels:?}: {error} lacks {message}"
             );
         }
-        let fine = labels_of(&[label("__name__", "up"), label("job", "a")]).expect("valid");
+        let fine = series_labels(&[label("__name__", "up"), label("job", "a")]).expect("valid");
         assert_eq!(fine.to_string(), "up{job=\"a\"}");
     }
 
@@ -445,5 +445,24 @@ mod tests {
         assert_eq!(again.outcome.accepted, 0);
         assert_eq!(again.outcome.unchanged, 4);
         assert_eq!(again.outcome.rejected, 0);
+    }
+
+    #[test]
+    fn the_fuzz_seeds_are_real_requests() {
+        let snappy = include_bytes!("../../fuzz/corpus/remote_write/snappy-request");
+        let raw = include_bytes!("../../fuzz/corpus/remote_write/raw-protobuf");
+        let request = decode(snappy, 1 << 20).expect("seed decodes");
+        // Byte equality: the seed holds a NaN, which is unequal to itself.
+        assert_eq!(request.encode_to_vec(), raw.to_vec());
+        assert_eq!(request.timeseries.len(), 2);
+        assert!(request.timeseries[0].samples[1].value.is_nan());
+        assert_eq!(request.timeseries[1].exemplars.len(), 1);
+        assert_eq!(request.timeseries[1].histograms.len(), 1);
+        assert_eq!(request.metadata.len(), 1);
+        let labels = series_labels(&request.timeseries[0].labels).expect("valid labels");
+        assert_eq!(
+            labels.to_string(),
+            "up{instance=\"localhost:9090\", job=\"prometheus\"}"
+        );
     }
 }
