@@ -54,6 +54,14 @@ pub struct PushKindLabels {
     pub kind: &'static str,
 }
 
+/// The HTTP text import's counters (`web::api::import` updates them).
+#[derive(Clone, Default)]
+pub struct ImportMetrics {
+    pub samples_received: Counter,
+    pub samples_rejected: Family<PushReasonLabels, Counter>,
+    pub requests_rejected: Family<PushReasonLabels, Counter>,
+}
+
 /// The remote_write receiver's counters (`web::api::write` updates them).
 #[derive(Clone, Default)]
 pub struct RemoteWriteMetrics {
@@ -61,7 +69,8 @@ pub struct RemoteWriteMetrics {
     pub samples_received: Counter,
     /// Samples not stored, by reason: an invalid series (`missing_name`,
     /// `invalid_labels`, `empty_label_value`, `storage_limit`) or storage refusing the
-    /// sample (`out_of_order`, `duplicate_timestamp`).
+    /// sample (`out_of_order`, `duplicate_timestamp`..., `unlisted` past the listed
+    /// rejections).
     pub samples_rejected: Family<PushReasonLabels, Counter>,
     /// Whole requests refused before any sample was read, by reason (`content_type`,
     /// `encoding`, `too_large`, `bad_body`, `storage_error`).
@@ -90,6 +99,7 @@ pub struct SelfMetrics {
     pub config_last_reload_success_timestamp: Gauge<f64, AtomicU64>,
     pub config_info: Family<HashLabels, Gauge>,
     pub remote_write: RemoteWriteMetrics,
+    pub import: ImportMetrics,
 }
 
 impl SelfMetrics {
@@ -162,8 +172,25 @@ impl SelfMetrics {
             "remote_write exemplars, native histograms and metadata entries received and not stored",
             remote_write.dropped.clone(),
         );
+        let import = ImportMetrics::default();
+        registry.register(
+            "tandem_import_samples_received",
+            "Sample lines in bodies posted to /api/v1/import/prometheus",
+            import.samples_received.clone(),
+        );
+        registry.register(
+            "tandem_import_samples_rejected",
+            "Imported samples not stored, by reason: invalid_line (a line that does not parse) or storage's reason",
+            import.samples_rejected.clone(),
+        );
+        registry.register(
+            "tandem_import_requests_rejected",
+            "Import requests refused whole, by reason (too_large, bad_body, invalid_lines, storage_error)",
+            import.requests_rejected.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         SelfMetrics {
+            import,
             remote_write,
             registry,
             http_requests,

@@ -106,6 +106,15 @@ fn http_import_is_durable_refuses_bad_bodies_and_can_skip_bad_lines() {
         "{metrics}"
     );
     assert!(metrics.contains("tandem_storage_series 4\n"), "{metrics}");
+    // 3 good lines, then 2 valid and 2 skipped, then 1 gzipped; the body refused
+    // whole counts as a request, not as samples.
+    for expected in [
+        "tandem_import_samples_received_total 8\n",
+        "tandem_import_samples_rejected_total{reason=\"invalid_line\"} 2\n",
+        "tandem_import_requests_rejected_total{reason=\"invalid_lines\"} 1\n",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
 
     // Stop hard: what was acknowledged must be on disk.
     instance.signal(libc::SIGKILL);

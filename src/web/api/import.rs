@@ -6,7 +6,8 @@
 
 use crate::collect::expfmt;
 use crate::collect::import::{self, ImportError, ImportOptions};
-use crate::storage::Durability;
+use crate::selfmon::{ImportMetrics, PushReasonLabels};
+use crate::storage::{Durability, RejectReason};
 use crate::web::WebState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,17 +29,28 @@ pub async fn prometheus(
     query: web::Query<ImportQuery>,
     payload: web::Payload,
 ) -> HttpResponse {
+    let metrics = state.metrics.import.clone();
+    let refused = |reason: &'static str| {
+        metrics
+            .requests_rejected
+            .get_or_create(&PushReasonLabels { reason })
+            .inc();
+    };
     let limit = state.reloader.current().storage.import_body_bytes_max;
     let body = match payload.to_bytes_limited(limit).await {
         Ok(Ok(body)) => body,
         Ok(Err(error)) => {
+            refused("bad_body");
             return super::error_response(
                 StatusCode::BAD_REQUEST,
                 "bad_data",
                 &format!("reading the body: {error}"),
             );
         }
-        Err(_) => return too_large(limit),
+        Err(_) => {
+            refused("too_large");
+            return too_large(limit);
+        }
     };
     let gzip = request
         .headers()
@@ -49,6 +61,7 @@ pub async fn prometheus(
         let mut decoded = Vec::new();
         let reader = flate2::read::GzDecoder::new(&body[..]).take(limit as u64 + 1);
         if let Err(error) = { reader }.read_to_end(&mut decoded) {
+            refused("bad_body");
             return super::error_response(
                 StatusCode::BAD_REQUEST,
                 "bad_data",
@@ -56,6 +69,7 @@ pub async fn prometheus(
             );
         }
         if decoded.len() > limit {
+            refused("too_large");
             return too_large(limit);
         }
         decoded
@@ -91,6 +105,11 @@ pub async fn prometheus(
         )
     })
     .await;
+    match &result {
+        Ok(Ok(report)) => count(&metrics, report),
+        Ok(Err(ImportError::Invalid { .. })) => refused("invalid_lines"),
+        Ok(Err(_)) | Err(_) => refused("storage_error"),
+    }
     match result {
         Ok(Ok(report)) => HttpResponse::Ok().json(json!({
             "status": "success",
@@ -113,6 +132,31 @@ pub async fn prometheus(
         Ok(Err(error)) => super::error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", &error.to_string()),
         Err(error) => super::error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", &error.to_string()),
     }
+}
+
+fn count(metrics: &ImportMetrics, report: &import::ImportReport) {
+    metrics
+        .samples_received
+        .inc_by(report.samples + report.skipped_count);
+    let reject = |reason: &'static str, samples: u64| {
+        if samples > 0 {
+            metrics
+                .samples_rejected
+                .get_or_create(&PushReasonLabels { reason })
+                .inc_by(samples);
+        }
+    };
+    reject("invalid_line", report.skipped_count);
+    let mut by_storage = [0u64; RejectReason::KINDS.len()];
+    for rejection in &report.outcome.rejections {
+        by_storage[rejection.reason.kind_index()] += rejection.samples;
+    }
+    for (kind, samples) in RejectReason::KINDS.iter().zip(by_storage) {
+        reject(kind, samples);
+    }
+    // Rejections past the listed ones carry no reason.
+    let listed: u64 = by_storage.iter().sum();
+    reject("unlisted", report.outcome.rejected.saturating_sub(listed));
 }
 
 fn too_large(limit: usize) -> HttpResponse {

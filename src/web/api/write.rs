@@ -122,15 +122,15 @@ fn count(metrics: &RemoteWriteMetrics, report: &remote_write::WriteReport) {
     for rejection in &report.outcome.rejections {
         by_storage[rejection.reason.kind_index()] += rejection.samples;
     }
-    // Rejections beyond the listed ones are counted in `rejected` only: credit them to
-    // the most common reason, out of order, rather than lose them.
+    // Rejections past the listed ones (`limits::APPEND_REJECTIONS_LISTED_MAX`) carry
+    // no reason.
     let listed: u64 = by_storage.iter().sum();
-    by_storage[RejectReason::TooOld {
-        newest_t: 0,
-        window_ms: 0,
-    }
-    .kind_index()] += report.outcome.rejected.saturating_sub(listed);
-    for (kind, samples) in RejectReason::KINDS.iter().zip(by_storage) {
+    let unlisted = report.outcome.rejected.saturating_sub(listed);
+    for (kind, samples) in RejectReason::KINDS
+        .iter()
+        .zip(by_storage)
+        .chain([(&"unlisted", unlisted)])
+    {
         if samples > 0 {
             metrics
                 .samples_rejected
