@@ -18,6 +18,10 @@ pub const REMOTE_WRITE_BODY_BYTES_DEFAULT: usize = 16 << 20;
 /// refused before decompression, so a small body cannot expand into gigabytes.
 pub const REMOTE_WRITE_DECODED_BYTES_MAX: usize = 128 << 20;
 
+/// Series the remote_write receiver remembers (label bytes → ref), in two
+/// generations of half this each; about 40 bytes per series.
+pub const REMOTE_WRITE_CACHE_SERIES_MAX: usize = 1 << 20;
+
 /// Refused series named in a remote_write error response; the rest are counted.
 pub const REMOTE_WRITE_INVALID_LISTED_MAX: usize = 20;
 

@@ -100,6 +100,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         storage: Arc::clone(&storage),
         target_health: Arc::clone(&target_health),
         query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
+        remote_write: Arc::new(crate::collect::remote_write::Receiver::new()),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -1,8 +1,11 @@
 //! The Prometheus remote_write 1.0 receiver's engine: decoding a request body
 //! (snappy block format around a protobuf `WriteRequest`), checking every series
 //! against the protocol's rules, and storing the valid ones durably.
-//! Owns: the protobuf messages (declared with `prost` derives, no build step), the
-//! per-series rules, and the report of what was stored and what was refused.
+//! Owns: the protobuf messages (declared with `prost` derives, no build step; the
+//! receiver reads bodies with the borrowing reader in `wire.rs`, see there why), the
+//! per-series rules, the receiver's series cache (label bytes as sent → `SeriesRef`,
+//! so a series seen before skips validation and the catalog), and the report of what
+//! was stored and what was refused.
 //! Does not: speak HTTP (`web::api::write` reads the body, checks content type and
 //! encoding, and maps the report to a status) or count anything (the handler does).
 //!
@@ -14,6 +17,13 @@
 
 use crate::model::{Labels, METRIC_NAME, Sample, SeriesRef};
 use crate::storage::{AppendOutcome, Durability, Storage, StorageError};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+pub mod wire;
+
+/// foldhash: probed once per series of every request; see `collect::import`.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The protobuf messages of remote_write 1.0 (`prompb/remote.proto`, `types.proto`),
 /// only the fields tandem reads. Exemplars and native histograms are read as raw
@@ -66,11 +76,13 @@ pub enum DecodeError {
     TooLarge { decoded: usize, limit: usize },
     #[error("protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("protobuf: {0}")]
+    Wire(#[from] wire::WireError),
 }
 
-/// Decodes a request body: snappy block format, then a `WriteRequest`. The decoded
-/// length is read from the snappy header and checked before anything is allocated.
-pub fn decode(body: &[u8], decoded_max: usize) -> Result<proto::WriteRequest, DecodeError> {
+/// Undoes the snappy block format, checking the decoded length from its header before
+/// anything is allocated.
+pub fn decompress(body: &[u8], decoded_max: usize) -> Result<Vec<u8>, DecodeError> {
     let decoded = snap::raw::decompress_len(body)?;
     if decoded > decoded_max {
         return Err(DecodeError::TooLarge {
@@ -78,7 +90,13 @@ pub fn decode(body: &[u8], decoded_max: usize) -> Result<proto::WriteRequest, De
             limit: decoded_max,
         });
     }
-    let bytes = snap::raw::Decoder::new().decompress_vec(body)?;
+    Ok(snap::raw::Decoder::new().decompress_vec(body)?)
+}
+
+/// Decodes a request body into prost's owned messages: the reference decoding, for
+/// tests and the fuzz target (the receiver uses `wire::decode`).
+pub fn decode(body: &[u8], decoded_max: usize) -> Result<proto::WriteRequest, DecodeError> {
+    let bytes = decompress(body, decoded_max)?;
     Ok(prost::Message::decode(bytes.as_slice())?)
 }
 
@@ -170,70 +188,151 @@ impl WriteReport {
     }
 }
 
-/// Checks each series, stores the valid ones with `durability`, and reports the rest.
-/// An `Err` is storage failing (disk), not bad input.
-pub fn write(
-    storage: &Storage,
-    request: &proto::WriteRequest,
-    durability: Durability,
-) -> Result<WriteReport, StorageError> {
-    let mut report = WriteReport {
-        series: request.timeseries.len(),
-        metadata_dropped: request.metadata.len(),
-        ..WriteReport::default()
-    };
-    let mut resolved: Vec<(SeriesRef, Vec<Sample>)> = Vec::with_capacity(request.timeseries.len());
-    for (index, series) in request.timeseries.iter().enumerate() {
-        report.samples += series.samples.len();
-        report.exemplars_dropped += series.exemplars.len();
-        let refused = |reason: InvalidReason| InvalidSeries {
-            index,
-            labels: render(&series.labels),
-            reason,
-            samples: series.samples.len(),
-        };
-        if !series.histograms.is_empty() {
-            report.histograms_dropped += series.histograms.len();
-            // A series of histograms only is refused and named; one that also has
-            // float samples stores them.
-            if series.samples.is_empty() {
-                report.refuse(refused(InvalidReason::Histograms(series.histograms.len())));
-                continue;
-            }
+/// Why a request was not (wholly) handled.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The body is not a remote_write request: nothing was stored.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Storage failed (disk): the sender should retry.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The receiver: its series cache lives as long as the server.
+pub struct Receiver {
+    seeds: wire::KeySeeds,
+    cache: Mutex<SeriesCache>,
+}
+
+/// Series keys (`wire::Series::key`) → refs, in two generations: when the current one
+/// holds half of `limits::REMOTE_WRITE_CACHE_SERIES_MAX`, it becomes the previous one
+/// and the old previous one is dropped, so series still being written are kept (a hit
+/// in the previous generation moves to the current one) and the rest age out.
+#[derive(Default)]
+struct SeriesCache {
+    current: FastMap<[u64; 2], SeriesRef>,
+    previous: FastMap<[u64; 2], SeriesRef>,
+}
+
+impl SeriesCache {
+    fn get(&mut self, key: &[u64; 2]) -> Option<SeriesRef> {
+        if let Some(series) = self.current.get(key) {
+            return Some(*series);
         }
-        let labels = match series_labels(&series.labels) {
-            Ok(labels) => labels,
-            Err(reason) => {
-                report.refuse(refused(reason));
-                continue;
-            }
-        };
-        if series.samples.is_empty() {
-            continue;
+        let series = self.previous.remove(key)?;
+        self.insert(*key, series);
+        Some(series)
+    }
+
+    fn insert(&mut self, key: [u64; 2], series: SeriesRef) {
+        if self.current.len() >= crate::limits::REMOTE_WRITE_CACHE_SERIES_MAX / 2 {
+            self.previous = std::mem::take(&mut self.current);
         }
-        match storage.resolve(&labels) {
-            Ok(series_ref) => resolved.push((
-                series_ref,
-                series
-                    .samples
-                    .iter()
-                    .map(|sample| Sample {
-                        t: sample.timestamp,
-                        v: sample.value,
-                    })
-                    .collect(),
-            )),
-            Err(reason) => report.refuse(refused(InvalidReason::Storage(reason))),
+        self.current.insert(key, series);
+    }
+}
+
+impl Default for Receiver {
+    fn default() -> Receiver {
+        Receiver::new()
+    }
+}
+
+impl Receiver {
+    pub fn new() -> Receiver {
+        Receiver {
+            seeds: wire::KeySeeds::default(),
+            cache: Mutex::new(SeriesCache::default()),
         }
     }
-    if !resolved.is_empty() {
-        let batch: Vec<(SeriesRef, &[Sample])> = resolved
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, SeriesCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decodes a snappy-compressed body, checks each series, stores the valid ones
+    /// with `durability`, and reports the rest. A body that does not decode stores
+    /// nothing.
+    pub fn write(
+        &self,
+        storage: &Storage,
+        body: &[u8],
+        durability: Durability,
+    ) -> Result<WriteReport, WriteError> {
+        let bytes = decompress(body, crate::limits::REMOTE_WRITE_DECODED_BYTES_MAX)?;
+        let request = wire::decode(&bytes, &self.seeds).map_err(DecodeError::from)?;
+        let mut report = WriteReport {
+            series: request.series.len(),
+            samples: request.samples.len(),
+            metadata_dropped: request.metadata,
+            ..WriteReport::default()
+        };
+        // Refs of the cached series, one lock for the whole request.
+        let mut refs: Vec<Option<SeriesRef>> = {
+            let mut cache = self.cache();
+            request
+                .series
+                .iter()
+                .map(|series| cache.get(&series.key))
+                .collect()
+        };
+        let mut learned = Vec::new();
+        for (index, series) in request.series.iter().enumerate() {
+            report.exemplars_dropped += series.exemplars;
+            report.histograms_dropped += series.histograms;
+            if refs[index].is_some() {
+                continue;
+            }
+            let labels = &request.labels[series.labels.clone()];
+            let samples = series.samples.len();
+            let refused = |reason: InvalidReason| InvalidSeries {
+                index,
+                labels: render(labels),
+                reason,
+                samples,
+            };
+            // A series of native histograms only is refused and named; one that also
+            // has float samples stores them.
+            if series.histograms > 0 && samples == 0 {
+                report.refuse(refused(InvalidReason::Histograms(series.histograms)));
+                continue;
+            }
+            let checked = match series_labels(labels) {
+                Ok(checked) => checked,
+                Err(reason) => {
+                    report.refuse(refused(reason));
+                    continue;
+                }
+            };
+            match storage.resolve(&checked) {
+                Ok(series_ref) => {
+                    refs[index] = Some(series_ref);
+                    learned.push((series.key, series_ref));
+                }
+                Err(reason) => report.refuse(refused(InvalidReason::Storage(reason))),
+            }
+        }
+        if !learned.is_empty() {
+            let mut cache = self.cache();
+            for (key, series) in learned {
+                cache.insert(key, series);
+            }
+        }
+        let batch: Vec<(SeriesRef, &[Sample])> = request
+            .series
             .iter()
-            .map(|(series, samples)| (*series, samples.as_slice()))
+            .zip(&refs)
+            .filter_map(|(series, series_ref)| {
+                let samples = &request.samples[series.samples.clone()];
+                Some(((*series_ref)?, samples)).filter(|(_, samples)| !samples.is_empty())
+            })
             .collect();
-        report.outcome = storage.append_refs(&batch, durability)?;
+        if !batch.is_empty() {
+            report.outcome = storage.append_refs(&batch, durability)?;
+        }
+        Ok(report)
     }
-    Ok(report)
 }
 
 impl WriteReport {
@@ -254,46 +353,41 @@ impl WriteReport {
 
 /// The label set of a series, held to the protocol's rules, which are stricter than
 /// `Labels::new_series` (it sorts, and drops empty values, as an exposition allows).
-pub fn series_labels(labels: &[proto::Label]) -> Result<Labels, InvalidReason> {
+pub fn series_labels(labels: &[(&str, &str)]) -> Result<Labels, InvalidReason> {
     for pair in labels.windows(2) {
-        match pair[0].name.cmp(&pair[1].name) {
+        match pair[0].0.cmp(pair[1].0) {
             std::cmp::Ordering::Less => {}
             std::cmp::Ordering::Equal => {
-                return Err(InvalidReason::Duplicate(pair[0].name.clone()));
+                return Err(InvalidReason::Duplicate(pair[0].0.to_string()));
             }
             std::cmp::Ordering::Greater => {
                 return Err(InvalidReason::Unsorted(
-                    pair[1].name.clone(),
-                    pair[0].name.clone(),
+                    pair[1].0.to_string(),
+                    pair[0].0.to_string(),
                 ));
             }
         }
     }
-    if let Some(empty) = labels.iter().find(|label| label.value.is_empty()) {
-        return Err(InvalidReason::EmptyValue(empty.name.clone()));
+    if let Some((name, _)) = labels.iter().find(|(_, value)| value.is_empty()) {
+        return Err(InvalidReason::EmptyValue(name.to_string()));
     }
-    if !labels.iter().any(|label| label.name == METRIC_NAME) {
+    if !labels.iter().any(|(name, _)| *name == METRIC_NAME) {
         return Err(InvalidReason::MissingName);
     }
-    Labels::new_series(
-        labels
-            .iter()
-            .map(|label| (label.name.as_str(), label.value.as_str())),
-    )
-    .map_err(InvalidReason::Label)
+    Labels::new_series(labels.iter().copied()).map_err(InvalidReason::Label)
 }
 
 /// `{a="1", b="2"}` as sent (order and all), for error messages; long sets are cut.
-fn render(labels: &[proto::Label]) -> String {
+fn render(labels: &[(&str, &str)]) -> String {
     const MAX_CHARS: usize = 300;
     let mut text = String::from("{");
-    for (position, label) in labels.iter().enumerate() {
+    for (position, (name, value)) in labels.iter().enumerate() {
         if position > 0 {
             text.push_str(", ");
         }
-        text.push_str(&label.name);
+        text.push_str(name);
         text.push('=');
-        text.push_str(&format!("{:?}", label.value));
+        text.push_str(&format!("{value:?}"));
         if text.len() > MAX_CHARS {
             let mut cut = MAX_CHARS;
             while !text.is_char_boundary(cut) {
@@ -390,14 +484,14 @@ mod tests {
             (&[("__name__", "no spaces")], "invalid metric name"),
         ];
         for (labels, message) in cases {
-            let error = series_labels(&labels.iter().map(|(n, v)| label(n, v)).collect::<Vec<_>>())
+            let error = series_labels(labels)
                 .expect_err("invalid");
             assert!(
                 error.to_string().contains(message),
                 "{labels:?}: {error} lacks {message}"
             );
         }
-        let fine = series_labels(&[label("__name__", "up"), label("job", "a")]).expect("valid");
+        let fine = series_labels(&[("__name__", "up"), ("job", "a")]).expect("valid");
         assert_eq!(fine.to_string(), "up{job=\"a\"}");
     }
 
@@ -425,7 +519,10 @@ mod tests {
             ],
             metadata: vec![vec![]],
         };
-        let report = write(&storage, &request, Durability::Sync).expect("write");
+        let receiver = Receiver::new();
+        let report = receiver
+            .write(&storage, &encode(&request), Durability::Sync)
+            .expect("write");
         assert_eq!(report.series, 4);
         assert_eq!(report.samples, 5);
         assert_eq!(report.outcome.accepted, 4);
@@ -441,7 +538,9 @@ mod tests {
         assert!(!report.complete());
 
         // The same request again: every stored sample is unchanged, nothing new.
-        let again = write(&storage, &request, Durability::Sync).expect("write");
+        let again = receiver
+            .write(&storage, &encode(&request), Durability::Sync)
+            .expect("write");
         assert_eq!(again.outcome.accepted, 0);
         assert_eq!(again.outcome.unchanged, 4);
         assert_eq!(again.outcome.rejected, 0);
@@ -459,7 +558,12 @@ mod tests {
         assert_eq!(request.timeseries[1].exemplars.len(), 1);
         assert_eq!(request.timeseries[1].histograms.len(), 1);
         assert_eq!(request.metadata.len(), 1);
-        let labels = series_labels(&request.timeseries[0].labels).expect("valid labels");
+        let pairs: Vec<(&str, &str)> = request.timeseries[0]
+            .labels
+            .iter()
+            .map(|label| (label.name.as_str(), label.value.as_str()))
+            .collect();
+        let labels = series_labels(&pairs).expect("valid labels");
         assert_eq!(
             labels.to_string(),
             "up{instance=\"localhost:9090\", job=\"prometheus\"}"

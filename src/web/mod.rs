@@ -34,6 +34,8 @@ pub struct WebState {
     pub target_health: Arc<crate::collect::scrape::health::TargetHealth>,
     /// Query slots (`[query] concurrency_max` at start): a query waits for one.
     pub query_slots: Arc<tokio::sync::Semaphore>,
+    /// The remote_write receiver and its series cache.
+    pub remote_write: Arc<crate::collect::remote_write::Receiver>,
 }
 
 /// Refuses a request whose declared body is larger than the server's limit before

@@ -8,7 +8,7 @@
 //! are stored first and the refused ones are named in the body); 413 and 415 likewise
 //! final; 500 when storage fails, which senders retry.
 
-use crate::collect::remote_write::{self, InvalidReason};
+use crate::collect::remote_write::{self, InvalidReason, WriteError};
 use crate::selfmon::{PushKindLabels, PushReasonLabels, RemoteWriteMetrics};
 use crate::storage::{Durability, RejectReason};
 use crate::web::WebState;
@@ -59,14 +59,12 @@ pub async fn receive(
         }
     };
     let storage = std::sync::Arc::clone(&state.storage);
-    let result = web::block(move || {
-        let decoded = remote_write::decode(&body, crate::limits::REMOTE_WRITE_DECODED_BYTES_MAX);
-        decoded.map(|request| remote_write::write(&storage, &request, Durability::Sync))
-    })
-    .await;
+    let receiver = std::sync::Arc::clone(&state.remote_write);
+    let result =
+        web::block(move || receiver.write(&storage, &body, Durability::Sync)).await;
     let report = match result {
-        Ok(Ok(Ok(report))) => report,
-        Ok(Err(remote_write::DecodeError::TooLarge { decoded, limit })) => {
+        Ok(Ok(report)) => report,
+        Ok(Err(WriteError::Decode(remote_write::DecodeError::TooLarge { decoded, limit }))) => {
             return refuse(
                 metrics,
                 "too_large",
@@ -74,7 +72,7 @@ pub async fn receive(
                 format!("decoded body would be {decoded} bytes, more than the limit of {limit}"),
             );
         }
-        Ok(Err(error)) => {
+        Ok(Err(WriteError::Decode(error))) => {
             return refuse(
                 metrics,
                 "bad_body",
@@ -82,7 +80,7 @@ pub async fn receive(
                 format!("undecodable remote_write body: {error}"),
             );
         }
-        Ok(Ok(Err(error))) => {
+        Ok(Err(WriteError::Storage(error))) => {
             return refuse(
                 metrics,
                 "storage_error",
