@@ -484,8 +484,7 @@ mod tests {
             (&[("__name__", "no spaces")], "invalid metric name"),
         ];
         for (labels, message) in cases {
-            let error = series_labels(labels)
-                .expect_err("invalid");
+            let error = series_labels(labels).expect_err("invalid");
             assert!(
                 error.to_string().contains(message),
                 "{labels:?}: {error} lacks {message}"

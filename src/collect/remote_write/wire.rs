@@ -341,9 +341,18 @@ mod tests {
         let seeds = KeySeeds::default();
         let decoded = decode(&bytes, &seeds).expect("decode");
         assert_eq!(decoded.series.len(), 2);
-        assert_eq!(decoded.labels, vec![("__name__", "up"), ("job", "a"), ("__name__", "h")]);
+        assert_eq!(
+            decoded.labels,
+            vec![("__name__", "up"), ("job", "a"), ("__name__", "h")]
+        );
         assert_eq!(decoded.samples.len(), 2);
-        assert_eq!(decoded.samples[0], Sample { t: 1_700_000_000_000, v: 1.5 });
+        assert_eq!(
+            decoded.samples[0],
+            Sample {
+                t: 1_700_000_000_000,
+                v: 1.5
+            }
+        );
         assert_eq!(decoded.samples[1].t, -5);
         assert!(decoded.samples[1].v.is_nan());
         assert_eq!(decoded.series[0].exemplars, 1);
@@ -389,7 +398,12 @@ mod tests {
                 },
             ),
             (&[0x2b], WireError::UnsupportedWire { wire: 3, at: 1 }),
-            (&[0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], WireError::Varint(1)),
+            (
+                &[
+                    0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+                ],
+                WireError::Varint(1),
+            ),
             // A label name that is not UTF-8.
             (&[0x0a, 5, 0x0a, 3, 0x0a, 1, 0xff], WireError::Utf8(6)),
         ];

@@ -60,8 +60,7 @@ pub async fn receive(
     };
     let storage = std::sync::Arc::clone(&state.storage);
     let receiver = std::sync::Arc::clone(&state.remote_write);
-    let result =
-        web::block(move || receiver.write(&storage, &body, Durability::Sync)).await;
+    let result = web::block(move || receiver.write(&storage, &body, Durability::Sync)).await;
     let report = match result {
         Ok(Ok(report)) => report,
         Ok(Err(WriteError::Decode(remote_write::DecodeError::TooLarge { decoded, limit }))) => {
