@@ -164,7 +164,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn expect(&self, field: u64, wire: u64, expected: u64) -> Result<(), WireError> {
+    fn require_wire(&self, field: u64, wire: u64, expected: u64) -> Result<(), WireError> {
         if wire == expected {
             Ok(())
         } else {
@@ -186,12 +186,12 @@ pub fn decode<'a>(body: &'a [u8], seeds: &KeySeeds) -> Result<Request<'a>, WireE
         let (field, wire) = reader.tag()?;
         match field {
             1 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 let (bytes, offset) = reader.delimited()?;
                 series(bytes, offset, seeds, &mut request)?;
             }
             3 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 reader.delimited()?;
                 request.metadata += 1;
             }
@@ -217,7 +217,7 @@ fn series<'a>(
         let (field, wire) = reader.tag()?;
         match field {
             1 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 let (label_bytes, label_offset) = reader.delimited()?;
                 for hasher in &mut hashers {
                     hasher.write_usize(label_bytes.len());
@@ -226,12 +226,12 @@ fn series<'a>(
                 request.labels.push(label(label_bytes, label_offset)?);
             }
             2 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 let (sample_bytes, sample_offset) = reader.delimited()?;
                 request.samples.push(sample(sample_bytes, sample_offset)?);
             }
             3 | 4 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 reader.delimited()?;
                 if field == 3 {
                     exemplars += 1;
@@ -260,7 +260,7 @@ fn label(bytes: &[u8], offset: usize) -> Result<(&str, &str), WireError> {
         let (field, wire) = reader.tag()?;
         match field {
             1 | 2 => {
-                reader.expect(field, wire, LEN)?;
+                reader.require_wire(field, wire, LEN)?;
                 let (text, at) = reader.delimited()?;
                 let text = std::str::from_utf8(text).map_err(|_| WireError::Utf8(at))?;
                 if field == 1 {
@@ -282,11 +282,11 @@ fn sample(bytes: &[u8], offset: usize) -> Result<Sample, WireError> {
         let (field, wire) = reader.tag()?;
         match field {
             1 => {
-                reader.expect(field, wire, FIXED64)?;
+                reader.require_wire(field, wire, FIXED64)?;
                 sample.v = f64::from_bits(reader.fixed64()?);
             }
             2 => {
-                reader.expect(field, wire, VARINT)?;
+                reader.require_wire(field, wire, VARINT)?;
                 // int64: the varint is the two's complement bit pattern.
                 sample.t = reader.varint()? as i64;
             }
