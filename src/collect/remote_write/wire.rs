@@ -29,6 +29,8 @@ pub enum WireError {
     Varint(usize),
     #[error("field number 0 at byte {0}")]
     FieldZero(usize),
+    #[error("field key larger than 32 bits at byte {0}")]
+    KeyTooLarge(usize),
     #[error("field {field} has wire type {wire}, expected {expected} (byte {at})")]
     WireType {
         field: u64,
@@ -118,6 +120,10 @@ impl<'a> Reader<'a> {
     fn tag(&mut self) -> Result<(u64, u64), WireError> {
         let at = self.position();
         let tag = self.varint()?;
+        // Keys are 32-bit (field numbers up to 2^29 - 1), as prost checks too.
+        if tag > u64::from(u32::MAX) {
+            return Err(WireError::KeyTooLarge(at));
+        }
         let field = tag >> 3;
         if field == 0 {
             return Err(WireError::FieldZero(at));
@@ -385,9 +391,10 @@ mod tests {
 
     #[test]
     fn malformed_bodies_are_refused_with_a_position() {
-        let cases: [(&[u8], WireError); 6] = [
+        let cases: [(&[u8], WireError); 7] = [
             (&[0x0a, 5, 0x0a], WireError::Truncated(2)),
             (&[0x00], WireError::FieldZero(0)),
+            (&[0x80, 0x80, 0x80, 0x80, 0x10], WireError::KeyTooLarge(0)),
             (
                 &[0x08, 1],
                 WireError::WireType {
