@@ -30,3 +30,38 @@ pub(crate) fn append_samples(
         .append_refs(&refs, crate::storage::Durability::Background)
         .map(|_| ())
 }
+
+/// Test support for the collectors: every stored series whose name matches the regex
+/// `name`, as (labels, [(t, value)]), sorted; staleness markers read "stale" so that
+/// they compare.
+#[cfg(test)]
+pub(crate) fn stored_series(
+    storage: &crate::storage::Storage,
+    name: &str,
+) -> Vec<(String, Vec<(i64, String)>)> {
+    use crate::model::{METRIC_NAME, MatchOp, Matcher, is_stale_nan};
+    let matchers = [Matcher::new(METRIC_NAME, MatchOp::Regex, name).expect("regex")];
+    let mut result: Vec<(String, Vec<(i64, String)>)> = storage
+        .select(
+            &matchers,
+            i64::MIN,
+            i64::MAX,
+            &crate::storage::SelectHints::default(),
+        )
+        .expect("select")
+        .into_iter()
+        .map(|data| {
+            let labels = data.labels.to_string();
+            let samples = data
+                .samples()
+                .map(|sample| match is_stale_nan(sample.v) {
+                    true => (sample.t, "stale".to_string()),
+                    false => (sample.t, sample.v.to_string()),
+                })
+                .collect();
+            (labels, samples)
+        })
+        .collect();
+    result.sort();
+    result
+}

@@ -3,33 +3,10 @@
 
 use super::*;
 use crate::config::probe::{HttpProbe, ProbeTls, TcpProbe};
-use crate::model::{MatchOp, Matcher, is_stale_nan};
-use crate::storage::{SelectHints, StorageOptions};
+use crate::storage::StorageOptions;
 
-/// Every stored series whose name matches `name`, as (labels, [(t, value)]).
 fn read(storage: &Storage, name: &str) -> Vec<(String, Vec<(i64, String)>)> {
-    let matchers = [Matcher::new(METRIC_NAME, MatchOp::Regex, name).expect("regex")];
-    let mut result: Vec<(String, Vec<(i64, String)>)> = storage
-        .select(&matchers, i64::MIN, i64::MAX, &SelectHints::default())
-        .expect("select")
-        .into_iter()
-        .map(|data| {
-            let labels = data.labels.to_string();
-            let samples = data
-                .samples()
-                .map(|sample| {
-                    let value = match is_stale_nan(sample.v) {
-                        true => "stale".to_string(),
-                        false => sample.v.to_string(),
-                    };
-                    (sample.t, value)
-                })
-                .collect();
-            (labels, samples)
-        })
-        .collect();
-    result.sort();
-    result
+    crate::collect::stored_series(storage, name)
 }
 
 fn http_config() -> ProbeConfig {

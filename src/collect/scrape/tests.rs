@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::config::ScrapeScheme;
-use crate::model::{Matcher, is_stale_nan};
-use crate::storage::{SelectHints, StorageOptions};
+
+use crate::storage::StorageOptions;
 
 fn job(honor_labels: bool, sample_limit: Option<u64>) -> ScrapeJob {
     ScrapeJob {
@@ -59,32 +59,8 @@ fn body(text: &str) -> Fetched {
     Ok((bytes::Bytes::copy_from_slice(text.as_bytes()), Format::Text))
 }
 
-/// Every series whose name matches `name` as (labels, samples), sorted; NaN values
-/// are written "stale" or "NaN" so they compare.
 fn read(storage: &Storage, name: &str) -> Vec<(String, Vec<(i64, String)>)> {
-    let matchers = [Matcher::new(METRIC_NAME, crate::model::MatchOp::Regex, name).expect("regex")];
-    let mut result: Vec<(String, Vec<(i64, String)>)> = storage
-        .select(&matchers, i64::MIN, i64::MAX, &SelectHints::default())
-        .expect("select")
-        .into_iter()
-        .map(|data| {
-            let labels = data.labels.to_string();
-            let samples = data
-                .samples()
-                .map(|sample| {
-                    let value = if is_stale_nan(sample.v) {
-                        "stale".to_string()
-                    } else {
-                        sample.v.to_string()
-                    };
-                    (sample.t, value)
-                })
-                .collect();
-            (labels, samples)
-        })
-        .collect();
-    result.sort();
-    result
+    crate::collect::stored_series(storage, name)
 }
 
 fn points(list: &[(i64, &str)]) -> Vec<(i64, String)> {
