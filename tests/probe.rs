@@ -15,23 +15,8 @@ use std::time::Duration;
 
 /// Results of an instant query at now: (labels, value) sorted by labels.
 fn query(instance: &Instance, promql: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
-    let url = format!(
-        "{}?{}",
-        instance.url("/api/v1/query"),
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("query", promql)
-            .finish()
-    );
-    let body: Value = client()
-        .get(url)
-        .send()
-        .expect("query")
-        .json()
-        .expect("JSON");
-    assert_eq!(body["status"], "success", "{promql}: {body}");
-    let mut results: Vec<_> = body["data"]["result"]
-        .as_array()
-        .expect("vector")
+    let mut results: Vec<_> = instance
+        .query_result(promql)
         .iter()
         .map(|result| {
             let labels = result["metric"].as_object().cloned().unwrap_or_default();

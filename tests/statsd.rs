@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Instance, client, eventually};
-use serde_json::Value;
 use std::net::UdpSocket;
 use std::time::Duration;
 
@@ -31,23 +30,8 @@ fn send(socket: &UdpSocket, port: u16, packet: &[u8]) {
 /// An instant query's result as sorted `{labels} value` lines (no `__name__` when
 /// the query names one metric, so expectations stay short).
 fn query(instance: &Instance, promql: &str) -> Vec<String> {
-    let url = format!(
-        "{}?{}",
-        instance.url("/api/v1/query"),
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("query", promql)
-            .finish()
-    );
-    let body: Value = client()
-        .get(url)
-        .send()
-        .expect("query")
-        .json()
-        .expect("JSON body");
-    assert_eq!(body["status"], "success", "{promql}: {body}");
-    let mut lines: Vec<String> = body["data"]["result"]
-        .as_array()
-        .expect("a vector")
+    let mut lines: Vec<String> = instance
+        .query_result(promql)
         .iter()
         .map(|sample| {
             let labels: Vec<String> = sample["metric"]

@@ -184,6 +184,29 @@ impl Instance {
         write(&self.config_dir.join(name), content);
     }
 
+    /// The `result` array of an instant query evaluated now; fails the test unless
+    /// the query succeeds.
+    pub fn query_result(&self, promql: &str) -> Vec<serde_json::Value> {
+        let url = format!(
+            "{}?{}",
+            self.url("/api/v1/query"),
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", promql)
+                .finish()
+        );
+        let body: serde_json::Value = client()
+            .get(url)
+            .send()
+            .expect("query")
+            .json()
+            .expect("JSON body");
+        assert_eq!(body["status"], "success", "{promql}: {body}");
+        body["data"]["result"]
+            .as_array()
+            .expect("a result array")
+            .clone()
+    }
+
     /// GET /metrics and return the value of the first sample whose line starts with `prefix`.
     pub fn metric(&self, client: &reqwest::blocking::Client, prefix: &str) -> Option<f64> {
         let text = client.get(self.url("/metrics")).send().ok()?.text().ok()?;
