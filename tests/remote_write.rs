@@ -17,24 +17,7 @@ use std::time::Duration;
 use tandem::collect::remote_write::proto;
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
-    proto::TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(name, value)| proto::Label {
-                name: name.to_string(),
-                value: value.to_string(),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|(timestamp, value)| proto::Sample {
-                value: *value,
-                timestamp: *timestamp,
-            })
-            .collect(),
-        exemplars: Vec::new(),
-        histograms: Vec::new(),
-    }
+    proto::TimeSeries::new(labels, samples)
 }
 
 fn body(timeseries: Vec<proto::TimeSeries>) -> Vec<u8> {

@@ -50,6 +50,30 @@ pub mod proto {
         pub histograms: Vec<Vec<u8>>,
     }
 
+    impl TimeSeries {
+        /// A series of float samples, (t ms, value), for senders and tests.
+        pub fn new(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+            TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(name, value)| Label {
+                        name: name.to_string(),
+                        value: value.to_string(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|(timestamp, value)| Sample {
+                        value: *value,
+                        timestamp: *timestamp,
+                    })
+                    .collect(),
+                exemplars: Vec::new(),
+                histograms: Vec::new(),
+            }
+        }
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Label {
         #[prost(string, tag = "1")]
@@ -408,26 +432,8 @@ mod tests {
     use crate::storage::StorageOptions;
     use prost::Message;
 
-    fn label(name: &str, value: &str) -> proto::Label {
-        proto::Label {
-            name: name.into(),
-            value: value.into(),
-        }
-    }
-
     fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::TimeSeries {
-        proto::TimeSeries {
-            labels: labels.iter().map(|(n, v)| label(n, v)).collect(),
-            samples: samples
-                .iter()
-                .map(|(timestamp, value)| proto::Sample {
-                    value: *value,
-                    timestamp: *timestamp,
-                })
-                .collect(),
-            exemplars: Vec::new(),
-            histograms: Vec::new(),
-        }
+        proto::TimeSeries::new(labels, samples)
     }
 
     fn encode(request: &proto::WriteRequest) -> Vec<u8> {
