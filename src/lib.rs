@@ -1,6 +1,7 @@
 //! tandem: a monitoring appliance in one binary.
 //! See ARCHITECTURE.md for the map; `main.rs` is only the command line.
 
+pub mod alert;
 pub mod allocator;
 pub mod collect;
 pub mod config;

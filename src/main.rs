@@ -53,8 +53,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Unit-test rule files, like `promtool test rules`, from TOML test files; print
+    /// each failure and end with "N passed, M failed" (exit 1 if any failed).
+    TestRules {
+        /// Test files (`.toml`) naming the rule files they test.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Evaluate a PromQL expression on a running tandem and print the result as a table.
     Query(QueryArgs),
+    /// Add, list or expire temporary silences on a running tandem (silences kept in
+    /// version control go in silences/*.toml instead).
+    Silence(SilenceArgs),
     /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
     HashPassword,
     /// Print the version.
@@ -124,6 +134,57 @@ struct ReloadArgs {
     ca_file: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct SilenceArgs {
+    /// Base URL of the running instance.
+    #[arg(
+        long,
+        env = "TANDEM_URL",
+        default_value = "http://127.0.0.1:9797",
+        global = true
+    )]
+    url: String,
+    /// File holding a bearer token from [[auth.token]].
+    #[arg(long, value_name = "FILE", global = true)]
+    bearer_token_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for https URLs (e.g. a self-signed server certificate).
+    #[arg(long, value_name = "FILE", global = true)]
+    ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    action: SilenceAction,
+}
+
+#[derive(Subcommand)]
+enum SilenceAction {
+    /// Silence the alerts matching every MATCHER (Alertmanager syntax, e.g.
+    /// 'alertname="Watchdog"' or severity=page); print the new silence's ID.
+    Add {
+        /// How long the silence lasts, e.g. 30m, 2h, 1d.
+        #[arg(long, default_value = "2h")]
+        duration: String,
+        /// Why (shown with the silence).
+        #[arg(long, default_value = "added with tandem silence add")]
+        comment: String,
+        /// Who (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Matchers; an alert must match all of them.
+        #[arg(required = true, value_name = "MATCHER")]
+        matchers: Vec<String>,
+    },
+    /// List silences: active and pending ones, and with --expired the recently expired.
+    List {
+        /// Also list silences that expired in the last 5 days.
+        #[arg(long)]
+        expired: bool,
+    },
+    /// End a temporary silence now (silences from files end by editing the file).
+    Expire {
+        /// The silence's ID, as `tandem silence list` shows it.
+        id: String,
+    },
+}
+
 fn main() -> ExitCode {
     tandem::allocator::tune();
     // One crypto provider for the whole binary (rustls server, reqwest, lettre).
@@ -137,7 +198,9 @@ fn main() -> ExitCode {
         Some(Command::Import(args)) => import(args),
         Some(Command::Compact { data }) => compact(data),
         Some(Command::PromqlTest { files }) => promql_test(&files),
+        Some(Command::TestRules { files }) => Ok(test_rules(&files)),
         Some(Command::Query(args)) => query(args),
+        Some(Command::Silence(args)) => silence(args),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
         Some(Command::Version) => {
             println!("tandem {VERSION} (revision {REVISION})");
@@ -430,6 +493,31 @@ fn promql_test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `tandem test-rules`: every file's tests, failures first, the total last.
+fn test_rules(files: &[PathBuf]) -> ExitCode {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        let report = tandem::alert::unittest::run_file(file);
+        for failure in &report.failures {
+            println!("FAILED {failure}");
+        }
+        eprintln!(
+            "{}: {} passed, {} failed",
+            file.display(),
+            report.passed,
+            report.failed
+        );
+        passed += report.passed;
+        failed += report.failed;
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// `tandem query`: an instant query over HTTP, printed as an aligned table.
 fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::blocking::Client::builder()
@@ -614,4 +702,132 @@ fn hash_password() -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("hashing failed: {error}"))?;
     println!("{hash}");
     Ok(())
+}
+
+/// `tandem silence ...`: the silences API over HTTP. Exit 0 on success, 1 when the
+/// server refuses, 2 when it cannot be reached.
+fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
+    let mut client =
+        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
+    if let Some(ca_file) = &args.ca_file {
+        let pem =
+            std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("parsing {}", ca_file.display()))?;
+        client = client.add_root_certificate(certificate);
+    }
+    let client = client.build().context("building the HTTP client")?;
+    let base = args.url.trim_end_matches('/');
+    let token_file = args.bearer_token_file.as_deref();
+    let (request, url) = match &args.action {
+        SilenceAction::Add {
+            duration,
+            comment,
+            author,
+            matchers,
+        } => {
+            let author = author
+                .clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "tandem silence".into());
+            let url = format!("{base}/api/v1/silences");
+            let body = serde_json::json!({
+                "matchers": matchers,
+                "duration": duration,
+                "createdBy": author,
+                "comment": comment,
+            });
+            (client.post(&url).json(&body), url)
+        }
+        SilenceAction::List { .. } => {
+            let url = format!("{base}/api/v1/silences");
+            (client.get(&url), url)
+        }
+        SilenceAction::Expire { id } => {
+            let encoded: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+            let url = format!("{base}/api/v1/silence/{encoded}");
+            (client.delete(&url), url)
+        }
+    };
+    let Some(response) = send(request, token_file, &url)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let status = response.status();
+    let body: serde_json::Value = match response.json() {
+        Ok(body) => body,
+        Err(_) => {
+            eprintln!("tandem: {url} answered {status} without JSON (is it tandem?)");
+            if matches!(status.as_u16(), 401 | 403) {
+                eprintln!("hint: pass --bearer-token-file with a token from [[auth.token]]");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if body["status"] != "success" {
+        eprintln!(
+            "tandem: {} ({status})",
+            body["error"].as_str().unwrap_or("request refused")
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    match &args.action {
+        SilenceAction::Add { .. } => {
+            println!("{}", body["data"]["silenceID"].as_str().unwrap_or(""));
+        }
+        SilenceAction::List { expired } => print!("{}", render_silences(&body["data"], *expired)),
+        SilenceAction::Expire { id } => println!("expired {id}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Silences as an aligned table: ID, status, ends, author, source, matchers, comment.
+fn render_silences(data: &serde_json::Value, include_expired: bool) -> String {
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_string();
+    let mut rows = vec![[
+        "ID".to_string(),
+        "STATUS".into(),
+        "ENDS".into(),
+        "CREATED_BY".into(),
+        "SOURCE".into(),
+        "MATCHERS".into(),
+        "COMMENT".into(),
+    ]];
+    for silence in data.as_array().into_iter().flatten() {
+        let status = text(&silence["status"]);
+        if status == "expired" && !include_expired {
+            continue;
+        }
+        let matchers: Vec<String> = silence["matchers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        rows.push([
+            text(&silence["id"]),
+            status,
+            silence["endsAt"].as_str().unwrap_or("never").to_string(),
+            text(&silence["createdBy"]),
+            text(&silence["source"]),
+            matchers.join(","),
+            text(&silence["comment"]),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -80,6 +80,58 @@ pub struct RemoteWriteMetrics {
     pub dropped: Family<PushKindLabels, Counter>,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleGroupLabels {
+    /// `FILE;NAME`, as Prometheus' `rule_group` label.
+    pub rule_group: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReceiverLabels {
+    pub receiver: String,
+    /// `webhook`, `email`, `exec` or `alertmanager`.
+    pub integration: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertStateLabels {
+    pub state: &'static str,
+}
+
+/// The rule manager's metrics (`alert::rules` updates them).
+#[derive(Clone, Default)]
+pub struct RuleMetrics {
+    /// Evaluations of a group, on its interval or after new input data.
+    pub evaluations: Family<RuleGroupLabels, Counter>,
+    /// Evaluations started by new input data rather than the interval.
+    pub triggered_evaluations: Family<RuleGroupLabels, Counter>,
+    /// Rules whose evaluation failed (query error, template error, limit exceeded).
+    pub evaluation_failures: Family<RuleGroupLabels, Counter>,
+    /// How long the group's last evaluation took, in seconds.
+    pub last_duration: Family<RuleGroupLabels, Gauge<f64, AtomicU64>>,
+    /// When the group was last evaluated (Unix seconds).
+    pub last_evaluation: Family<RuleGroupLabels, Gauge<f64, AtomicU64>>,
+    /// Active alerts by state (`pending`, `firing`).
+    pub alerts: Family<AlertStateLabels, Gauge>,
+    /// State rows that could not be written to alerts.sqlite.
+    pub state_write_failures: Counter,
+}
+
+/// The notifier's metrics (`alert::notify` updates them).
+#[derive(Clone, Default)]
+pub struct NotifyMetrics {
+    /// Delivery attempts, by receiver and integration.
+    pub notifications: Family<ReceiverLabels, Counter>,
+    /// Delivery attempts that failed (each retry counts).
+    pub notifications_failed: Family<ReceiverLabels, Counter>,
+    /// Notifications given up after the last retry.
+    pub notifications_dropped: Family<ReceiverLabels, Counter>,
+    /// Alerts handed to the notifier.
+    pub alerts_received: Counter,
+    /// Alerts dropped because the notifier's queue was full.
+    pub alerts_dropped: Counter,
+}
+
 /// Latency buckets for HTTP handlers: 1 ms to ~16 s in powers of two, enough to see
 /// both a cached page and a slow range query.
 fn http_latency_buckets() -> impl Iterator<Item = f64> {
@@ -100,6 +152,8 @@ pub struct SelfMetrics {
     pub config_info: Family<HashLabels, Gauge>,
     pub remote_write: RemoteWriteMetrics,
     pub import: ImportMetrics,
+    pub rules: RuleMetrics,
+    pub notify: NotifyMetrics,
 }
 
 impl SelfMetrics {
@@ -188,8 +242,73 @@ impl SelfMetrics {
             "Import requests refused whole, by reason (too_large, bad_body, invalid_lines, storage_error)",
             import.requests_rejected.clone(),
         );
+        let rules = RuleMetrics::default();
+        registry.register(
+            "tandem_rule_group_evaluations",
+            "Evaluations of a rule group, on its interval or after new input data",
+            rules.evaluations.clone(),
+        );
+        registry.register(
+            "tandem_rule_group_triggered_evaluations",
+            "Evaluations of a rule group started by new samples for a series it reads",
+            rules.triggered_evaluations.clone(),
+        );
+        registry.register(
+            "tandem_rule_evaluation_failures",
+            "Rule evaluations that failed (query error, template error, limit exceeded), by group",
+            rules.evaluation_failures.clone(),
+        );
+        registry.register_with_unit(
+            "tandem_rule_group_last_duration",
+            "How long the group's last evaluation took",
+            Unit::Seconds,
+            rules.last_duration.clone(),
+        );
+        registry.register(
+            "tandem_rule_group_last_evaluation_timestamp_seconds",
+            "When the group was last evaluated",
+            rules.last_evaluation.clone(),
+        );
+        registry.register(
+            "tandem_alerts",
+            "Active alerts, by state (pending, firing)",
+            rules.alerts.clone(),
+        );
+        registry.register(
+            "tandem_alert_state_write_failures",
+            "Alert state changes that could not be written to alerts.sqlite",
+            rules.state_write_failures.clone(),
+        );
+        let notify = NotifyMetrics::default();
+        registry.register(
+            "tandem_notifications",
+            "Notification delivery attempts, by receiver and integration",
+            notify.notifications.clone(),
+        );
+        registry.register(
+            "tandem_notifications_failed",
+            "Notification delivery attempts that failed (each retry counts), by receiver and integration",
+            notify.notifications_failed.clone(),
+        );
+        registry.register(
+            "tandem_notifications_dropped",
+            "Notifications given up after their last retry, by receiver and integration",
+            notify.notifications_dropped.clone(),
+        );
+        registry.register(
+            "tandem_notifier_alerts_received",
+            "Alerts handed from the rule manager to the notifier",
+            notify.alerts_received.clone(),
+        );
+        registry.register(
+            "tandem_notifier_alerts_dropped",
+            "Alerts dropped because the notifier's queue was full",
+            notify.alerts_dropped.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         SelfMetrics {
+            rules,
+            notify,
             import,
             remote_write,
             registry,

@@ -28,6 +28,8 @@ pub enum ServeError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     History(#[from] HistoryError),
+    #[error(transparent)]
+    AlertDb(#[from] crate::alert::db::AlertDbError),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("cannot listen on {address}: {source}")]
@@ -52,6 +54,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     let log_handle = logging::init(loaded.log_level, loaded.log_format);
     let _data_lock = crate::storage::lock_data_dir(&loaded.data_dir)?;
     let history = Arc::new(ConfigHistory::open(&loaded.data_dir)?);
+    let alert_db = Arc::new(crate::alert::db::AlertDb::open(&loaded.data_dir)?);
     let storage = {
         let options = loaded.storage_options();
         let started = Instant::now();
@@ -88,6 +91,18 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         history,
         Arc::clone(&metrics),
     )?);
+    let notifier = crate::alert::notify::Notifier::start(
+        Arc::clone(&alert_db),
+        reloader.subscribe(),
+        metrics.notify.clone(),
+    );
+    let rules = crate::alert::rules::RuleManager::start(
+        Arc::clone(&storage),
+        Arc::clone(&alert_db),
+        notifier.clone(),
+        metrics.rules.clone(),
+        reloader.subscribe(),
+    );
     let ready = Arc::new(AtomicBool::new(false));
     let state = actix_web::web::Data::new(WebState {
         reloader: Arc::clone(&reloader),
@@ -101,6 +116,9 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         target_health: Arc::clone(&target_health),
         query_slots: Arc::new(tokio::sync::Semaphore::new(query_slots)),
         remote_write: Arc::new(crate::collect::remote_write::Receiver::new()),
+        alert_db: Arc::clone(&alert_db),
+        rules: rules.clone(),
+        notifier: notifier.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -200,6 +218,8 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
             tracing::warn!("{name} did not stop within the grace period");
         }
     }
+    rules.stop();
+    notifier.stop(grace).await;
     let closing = Arc::clone(&storage);
     let closed = tokio::task::spawn_blocking(move || closing.checkpoint()).await;
     if let Ok(Err(error)) | Err(error) = closed.map_err(|join| crate::storage::StorageError::Io {

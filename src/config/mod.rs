@@ -7,10 +7,13 @@
 //! Layout of a config directory:
 //! `tandem.toml`, `rules/*.toml`, `dashboards/*.toml`, `slos/*.toml`, `silences/*.toml`.
 
+pub mod alerting;
 mod file;
 pub mod history;
 mod model;
 pub mod probe;
+pub mod rule_tests;
+pub mod rules;
 pub mod statsd;
 mod target_file;
 pub mod units;
@@ -77,6 +80,12 @@ pub struct Config {
     /// `[statsd]`; `None`: no listener.
     pub statsd: Option<statsd::StatsdConfig>,
     pub probes: Vec<probe::ProbeConfig>,
+    /// `[rules]`: how rule groups are evaluated.
+    pub rules: rules::RulesConfig,
+    /// Rule groups from `rules/*.toml`, in file order.
+    pub rule_groups: Vec<rules::RuleGroupConfig>,
+    /// Receivers, routes, inhibition rules, file silences and notifier settings.
+    pub alerting: alerting::AlertingConfig,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -143,6 +152,9 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         scrape: validated.scrape,
         statsd: validated.statsd,
         probes: validated.probes,
+        rules: validated.rules,
+        rule_groups: validated.rule_groups,
+        alerting: validated.alerting,
     })
 }
 

@@ -44,6 +44,21 @@ pub struct MainFile {
     /// Blackbox probes (`[[probe]]`), one entry per probe.
     #[serde(default)]
     pub probe: Vec<super::probe::ProbeSection>,
+    /// How rules in `rules/*.toml` are evaluated (`[rules]`).
+    #[serde(default)]
+    pub rules: super::rules::RulesSection,
+    /// Where notifications go (`[[receiver]]`), one entry per receiver.
+    #[serde(default)]
+    pub receiver: Vec<super::alerting::ReceiverSection>,
+    /// Which alerts go to which receiver, grouped how (`[route]`, nested `[[route.route]]`).
+    #[serde(default)]
+    pub route: Option<super::alerting::RouteSection>,
+    /// Alerts that mute others while they fire (`[[inhibit_rule]]`).
+    #[serde(default)]
+    pub inhibit_rule: Vec<super::alerting::InhibitRuleSection>,
+    /// Notifier settings (`[alerting]`).
+    #[serde(default)]
+    pub alerting: super::alerting::AlertingSection,
 }
 
 /// `[query]`: a query breaking one fails with a clear error; the process is unharmed.

@@ -185,6 +185,9 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub rules: super::rules::RulesConfig,
+    pub rule_groups: Vec<super::rules::RuleGroupConfig>,
+    pub alerting: super::alerting::AlertingConfig,
     pub statsd: Option<super::statsd::StatsdConfig>,
     pub probes: Vec<super::probe::ProbeConfig>,
     pub query: QueryConfig,
@@ -206,11 +209,21 @@ pub(super) fn validate(
 ) -> Result<Validated, ConfigError> {
     let mut diagnostics = Vec::new();
     let mut main: Option<(MainFile, &SourceFile)> = None;
+    let mut rule_groups = Vec::new();
+    let mut silences = Vec::new();
     for source in files {
         if source.relative_path == MAIN_FILE {
             let (parsed, found) = file::load_partial::<MainFile>(source);
             diagnostics.extend(found);
             main = parsed.map(|parsed| (parsed, source));
+        } else if source.relative_path.starts_with("rules/") {
+            let mut checker = Checker::new(base_dir, source);
+            rule_groups.extend(checker.rule_file());
+            diagnostics.extend(checker.diagnostics);
+        } else if source.relative_path.starts_with("silences/") {
+            let mut checker = Checker::new(base_dir, source);
+            silences.extend(checker.silence_file());
+            diagnostics.extend(checker.diagnostics);
         } else if let Err(found) = file::parse(source) {
             // Rules, dashboards, SLOs and silences get their own schemas with their
             // subsystems; until then they must at least be valid TOML.
@@ -222,9 +235,28 @@ pub(super) fn validate(
         base_dir,
         source: None,
     };
+    if rule_groups.len() > super::rules::GROUPS_MAX
+        && let Some(source) = files
+            .iter()
+            .rev()
+            .find(|file| file.relative_path.starts_with("rules/"))
+    {
+        checker.diagnostics.push(source.diagnostic(
+            0..0,
+            format!(
+                "{} rule groups, limit is {}",
+                rule_groups.len(),
+                super::rules::GROUPS_MAX
+            ),
+        ));
+    }
     let validated = main.map(|(parsed, source)| {
         checker.source = Some(source);
-        checker.main_file(parsed, overrides)
+        let mut validated = checker.main_file(parsed, overrides);
+        validated.alerting.file_silences = silences;
+        super::rules::finish_groups(&mut rule_groups, &validated.rules);
+        validated.rule_groups = rule_groups;
+        validated
     });
     let mut diagnostics = checker.diagnostics;
     // Type errors and semantic errors of one file are found in two passes; show them
@@ -264,7 +296,31 @@ pub(super) struct Checker<'a> {
     source: Option<&'a SourceFile>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// A checker for one file other than the main file.
+    pub(super) fn new(base_dir: &'a Path, source: &'a SourceFile) -> Checker<'a> {
+        Checker {
+            diagnostics: Vec::new(),
+            base_dir,
+            source: Some(source),
+        }
+    }
+
+    /// Everything found.
+    pub(super) fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+
+    /// The file being checked.
+    pub(super) fn source(&self) -> Option<&'a SourceFile> {
+        self.source
+    }
+
+    /// Adds diagnostics found elsewhere (TOML syntax and type errors).
+    pub(super) fn extend(&mut self, diagnostics: Vec<Diagnostic>) {
+        self.diagnostics.extend(diagnostics);
+    }
+
     /// `[storage] tiers`: raw first and once, then rollups whose resolutions grow and
     /// nest (each a whole multiple of the one before, so buckets align), every tier
     /// keeping data at least as long as the finer one before it.
@@ -457,9 +513,19 @@ impl Checker<'_> {
             .as_ref()
             .and_then(|section| self.statsd(section));
         let probes = self.probes(&parsed.probe);
+        let rules = self.rules_section(&parsed.rules);
+        let alerting = self.alerting(
+            &parsed.receiver,
+            parsed.route.as_ref(),
+            &parsed.inhibit_rule,
+            &parsed.alerting,
+        );
         Validated {
             statsd,
             probes,
+            rules,
+            rule_groups: Vec::new(),
+            alerting,
             query,
             host,
             scrape,

@@ -396,6 +396,33 @@ impl Expr {
         }
     }
 
+    /// Every selector in the expression (instant and range), in order.
+    pub fn selectors(&self) -> Vec<&Selector> {
+        let mut found = Vec::new();
+        let mut stack = vec![self];
+        while let Some(expr) = stack.pop() {
+            match expr {
+                Expr::Number { .. } | Expr::String { .. } => {}
+                Expr::Selector(selector) | Expr::Matrix { selector, .. } => found.push(&**selector),
+                Expr::Subquery { expr, .. }
+                | Expr::Paren { expr, .. }
+                | Expr::Negate { expr, .. } => stack.push(expr),
+                Expr::Binary { lhs, rhs, .. } => {
+                    stack.push(rhs);
+                    stack.push(lhs);
+                }
+                Expr::Aggregate { expr, param, .. } => {
+                    stack.push(expr);
+                    if let Some(param) = param {
+                        stack.push(param);
+                    }
+                }
+                Expr::Call { args, .. } => stack.extend(args.iter().rev()),
+            }
+        }
+        found
+    }
+
     /// The expression without enclosing parentheses.
     pub fn unparen(&self) -> &Expr {
         match self {

@@ -232,6 +232,7 @@ impl Storage {
             .get_or_create(labels, || self.next_series.fetch_add(1, Ordering::Relaxed));
         if created {
             self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+            self.watch.series_created(series, labels);
             if self.options.write_ahead_log {
                 self.pending_wal_series().push(series, labels);
             }
@@ -252,6 +253,25 @@ impl Storage {
         batch: &[SeriesSamples],
         durability: Durability,
     ) -> Result<AppendOutcome, StorageError> {
+        self.append_labelled(batch, durability, true)
+    }
+
+    /// Appends what rules computed (recorded series, `ALERTS`). Unlike `append`, it
+    /// does not count as new data for watched selectors: a rule's own output never
+    /// triggers rule evaluation, so rules that read each other's output cannot loop.
+    pub fn append_from_rules(
+        &self,
+        batch: &[SeriesSamples],
+    ) -> Result<AppendOutcome, StorageError> {
+        self.append_labelled(batch, Durability::Background, false)
+    }
+
+    fn append_labelled(
+        &self,
+        batch: &[SeriesSamples],
+        durability: Durability,
+        watched: bool,
+    ) -> Result<AppendOutcome, StorageError> {
         let mut outcome = AppendOutcome::default();
         let mut resolved = Vec::with_capacity(batch.len());
         for series in batch {
@@ -269,7 +289,7 @@ impl Storage {
                 }
             }
         }
-        outcome.merge(self.append_refs(&resolved, durability)?);
+        outcome.merge(self.append_resolved(&resolved, durability, watched)?);
         Ok(outcome)
     }
 
@@ -282,6 +302,15 @@ impl Storage {
         &self,
         batch: &[(SeriesRef, &[Sample])],
         durability: Durability,
+    ) -> Result<AppendOutcome, StorageError> {
+        self.append_resolved(batch, durability, true)
+    }
+
+    fn append_resolved(
+        &self,
+        batch: &[(SeriesRef, &[Sample])],
+        durability: Durability,
+        watched: bool,
     ) -> Result<AppendOutcome, StorageError> {
         let mut outcome = AppendOutcome::default();
         let wal = self.options.write_ahead_log;
@@ -366,6 +395,14 @@ impl Storage {
             .fetch_add(outcome.unchanged, Ordering::Relaxed);
         if durability == Durability::Sync && self.options.write_ahead_log {
             self.wait_durable()?;
+        }
+        if watched && outcome.accepted > 0 {
+            self.watch.appended(
+                batch
+                    .iter()
+                    .filter(|(_, samples)| !samples.is_empty())
+                    .map(|(series, _)| *series),
+            );
         }
         Ok(outcome)
     }

@@ -24,6 +24,8 @@ mod retention;
 pub mod rollup;
 mod segment_log;
 pub mod wal;
+mod watch;
+pub use watch::Interest;
 
 pub use append::{AppendOutcome, Durability, RejectReason, Rejection, SeriesSamples};
 pub use catalog::Cardinality;
@@ -223,6 +225,8 @@ pub struct Storage {
     maintenance: Mutex<()>,
     /// Per tier: where its data is complete from (`retention.rs`).
     tier_state: RwLock<Vec<retention::TierState>>,
+    /// Which watched selectors received samples (the rule manager's trigger).
+    watch: watch::AppendWatch,
     pub counters: StorageCounters,
 }
 
@@ -281,6 +285,7 @@ impl Storage {
             staged_bytes: AtomicU64::new(0),
             maintenance: Mutex::new(()),
             tier_state: RwLock::new(Vec::new()),
+            watch: watch::AppendWatch::default(),
             counters: StorageCounters::default(),
         };
         storage

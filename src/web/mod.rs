@@ -36,6 +36,12 @@ pub struct WebState {
     pub query_slots: Arc<tokio::sync::Semaphore>,
     /// The remote_write receiver and its series cache.
     pub remote_write: Arc<crate::collect::remote_write::Receiver>,
+    /// Alert state, history, silences.
+    pub alert_db: Arc<crate::alert::db::AlertDb>,
+    /// Rule groups and their alerts.
+    pub rules: crate::alert::rules::RuleManager,
+    /// The notifier: silences are added and expired through it.
+    pub notifier: crate::alert::notify::Notifier,
 }
 
 /// Refuses a request whose declared body is larger than the server's limit before
@@ -111,6 +117,18 @@ pub fn configure(
             web::post().to(api::import::prometheus),
         )
         .route("/api/v1/write", web::post().to(api::write::receive))
+        .route("/api/v1/rules", web::get().to(api::alerts::rules))
+        .route("/api/v1/alerts", web::get().to(api::alerts::alerts))
+        .route(
+            "/api/v1/alerts/history",
+            web::get().to(api::alerts::history),
+        )
+        .route("/api/v1/silences", web::get().to(api::silences::list))
+        .route("/api/v1/silences", web::post().to(api::silences::add))
+        .route(
+            "/api/v1/silence/{id}",
+            web::delete().to(api::silences::expire),
+        )
         .route("/api/v1/admin/compact", web::post().to(api::admin::compact))
         .route("/api/v1/query", web::get().to(api::query::instant))
         .route("/api/v1/query", web::post().to(api::query::instant))
@@ -135,6 +153,7 @@ pub fn configure(
         )
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .route("/", web::get().to(page::overview::show))
+        .route("/alerts", web::get().to(page::alerts::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))
         .route(

@@ -284,3 +284,178 @@ pub fn required(programs: &[(&str, &str)]) -> bool {
     }
     true
 }
+
+/// One HTTP request as `HttpRecorder` received it.
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON request body")
+    }
+}
+
+/// A real HTTP/1.1 server on a loopback port (std only) that records every request
+/// and answers each with the next queued status, 200 once the queue is empty. Stands
+/// in for webhook receivers; its threads end with the test process.
+pub struct HttpRecorder {
+    pub port: u16,
+    requests: std::sync::mpsc::Receiver<RecordedRequest>,
+    statuses: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl HttpRecorder {
+    pub fn start() -> HttpRecorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let (sender, requests) = std::sync::mpsc::channel();
+        let statuses =
+            std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let queued = std::sync::Arc::clone(&statuses);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (sender, queued) = (sender.clone(), std::sync::Arc::clone(&queued));
+                std::thread::spawn(move || serve_recorded(stream, &sender, &queued));
+            }
+        });
+        HttpRecorder {
+            port,
+            requests,
+            statuses,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Answer the next requests with these statuses (then 200 again).
+    pub fn respond_with(&self, statuses: &[u16]) {
+        self.statuses
+            .lock()
+            .expect("status queue")
+            .extend(statuses.iter().copied());
+    }
+
+    /// The next request; fails the test if none comes within `timeout`.
+    pub fn next(&self, timeout: Duration) -> RecordedRequest {
+        self.requests
+            .recv_timeout(timeout)
+            .unwrap_or_else(|_| panic!("no request within {timeout:?}"))
+    }
+
+    /// A request already received, if any.
+    pub fn try_next(&self) -> Option<RecordedRequest> {
+        self.requests.try_recv().ok()
+    }
+}
+
+fn serve_recorded(
+    stream: std::net::TcpStream,
+    sender: &std::sync::mpsc::Sender<RecordedRequest>,
+    statuses: &std::sync::Mutex<std::collections::VecDeque<u16>>,
+) {
+    use std::io::{BufRead, Write};
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = std::io::BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let length = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let status = statuses
+            .lock()
+            .map(|mut queue| queue.pop_front().unwrap_or(200))
+            .unwrap_or(200);
+        let _ = sender.send(RecordedRequest {
+            method,
+            path,
+            headers,
+            body,
+        });
+        let response = format!(
+            "HTTP/1.1 {status} Status\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nrecorded\n"
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A Python interpreter that can import `module`, trying `python3` on PATH and then
+/// Debian's `/usr/bin/python3` (where apt-installed modules live); `None` if neither.
+pub fn python_with(module: &str) -> Option<String> {
+    ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find_map(|python| {
+            Command::new(python)
+                .args(["-c", &format!("import {module}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+                .then(|| python.to_string())
+        })
+}
+
+/// Whether a Python interpreter with `module` exists; if not, fails under CI
+/// (`CI=true`) and otherwise prints why the test is skipped.
+pub fn required_python(module: &str, package: &str) -> Option<String> {
+    let found = python_with(module);
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no python3 can import {module} (Debian package `{package}`); required under CI"
+        );
+        println!("skipped: no python3 can import {module} (apt-get install {package})");
+    }
+    found
+}
+
+/// Waits until something accepts TCP connections on loopback `port`.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    eventually(timeout, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}

@@ -1,8 +1,10 @@
 //! The Prometheus-compatible HTTP API (`/api/v1/...`): JSON in Prometheus' envelope.
 
 pub mod admin;
+pub mod alerts;
 pub mod import;
 pub mod query;
+pub mod silences;
 pub mod status;
 pub mod targets;
 pub mod write;

@@ -1,6 +1,7 @@
 //! Server-rendered HTML pages: one file per page here, one template per page in
 //! `templates/` with the same name. Every page works without JavaScript.
 
+pub mod alerts;
 pub mod config;
 pub mod overview;
 
@@ -61,9 +62,10 @@ impl Nav {
         }
     }
 
-    pub fn entries(&self) -> [(&'static str, &'static str, bool); 2] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 3] {
         [
             ("/", "Overview", self.current == "overview"),
+            ("/alerts", "Alerts", self.current == "alerts"),
             ("/config", "Config", self.current == "config"),
         ]
     }

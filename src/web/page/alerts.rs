@@ -1,0 +1,195 @@
+//! `/alerts`: active alerts, silences, rules and recent history.
+//! Owns: the page's view model.
+//! Does not: compute anything; it reads the rule manager, the notifier's silences and
+//! the history table.
+
+use super::{Nav, format_time, render};
+use crate::alert::db::HistoryQuery;
+use crate::alert::rules::group::AlertState;
+use crate::config::rules::RuleKind;
+use crate::web::WebState;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+/// History rows shown on the page.
+const HISTORY_ROWS: usize = 50;
+
+struct AlertRow {
+    name: String,
+    state: &'static str,
+    silenced: bool,
+    labels: String,
+    active_since: String,
+    value: String,
+    summary: String,
+    link: String,
+}
+
+struct SilenceRow {
+    id: String,
+    matchers: String,
+    status: &'static str,
+    starts: String,
+    ends: String,
+    created_by: String,
+    comment: String,
+    source: String,
+}
+
+struct RuleRow {
+    group: String,
+    name: String,
+    kind: &'static str,
+    state: &'static str,
+    health: &'static str,
+    last_evaluation: String,
+    error: String,
+}
+
+struct HistoryRow {
+    time: String,
+    alertname: String,
+    event: &'static str,
+    labels: String,
+    receiver: String,
+    outcome: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    nav: Nav,
+    firing: usize,
+    pending: usize,
+    alerts: Vec<AlertRow>,
+    silences: Vec<SilenceRow>,
+    silences_error: Option<String>,
+    rules: Vec<RuleRow>,
+    history: Vec<HistoryRow>,
+}
+
+pub async fn show(state: web::Data<WebState>) -> HttpResponse {
+    let now_ms = crate::alert::rules::now_ms();
+    let external_url = state.reloader.current().server.external_url.clone();
+    let (silences, silences_error) = match state.notifier.silences(now_ms) {
+        Ok(silences) => (silences, None),
+        Err(error) => (Vec::new(), Some(format!("cannot list silences: {error}"))),
+    };
+    let mut alerts = Vec::new();
+    let mut rules = Vec::new();
+    for handle in state.rules.groups() {
+        let group = handle.lock();
+        for rule in &group.rules {
+            rules.push(RuleRow {
+                group: group.config.name.clone(),
+                name: rule.config.name().to_string(),
+                kind: match rule.config.kind {
+                    RuleKind::Alert { .. } => "alerting",
+                    RuleKind::Record { .. } => "recording",
+                },
+                state: match rule.config.kind {
+                    RuleKind::Alert { .. } => rule.state(),
+                    RuleKind::Record { .. } => "",
+                },
+                health: rule.health.as_str(),
+                last_evaluation: rule.last_evaluation_ms.map(format_time).unwrap_or_default(),
+                error: rule.last_error.clone().unwrap_or_default(),
+            });
+            for alert in rule.active.values() {
+                alerts.push(AlertRow {
+                    name: alert
+                        .labels
+                        .get(crate::alert::ALERTNAME)
+                        .unwrap_or("")
+                        .to_string(),
+                    state: alert.state.as_str(),
+                    silenced: silences
+                        .iter()
+                        .any(|silence| silence.mutes(&alert.labels, now_ms)),
+                    labels: alert.labels.to_string(),
+                    active_since: format_time(alert.active_at_ms),
+                    value: crate::web::api::query::format_value(alert.value),
+                    summary: alert
+                        .annotations
+                        .get("summary")
+                        .cloned()
+                        .unwrap_or_default(),
+                    link: crate::alert::rules::group::generator_url(
+                        &external_url,
+                        &rule.config.expr,
+                    ),
+                });
+            }
+        }
+    }
+    // Firing first, then the longest-active.
+    alerts.sort_by(|a, b| {
+        (a.state != "firing", &a.active_since).cmp(&(b.state != "firing", &b.active_since))
+    });
+    let firing = alerts
+        .iter()
+        .filter(|alert| alert.state == AlertState::Firing.as_str())
+        .count();
+    let pending = alerts.len() - firing;
+    let silences = silences
+        .iter()
+        .map(|silence| SilenceRow {
+            id: silence.id.clone(),
+            matchers: silence
+                .matchers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            status: silence.status(now_ms).as_str(),
+            starts: if silence.starts_at_ms == i64::MIN {
+                String::new()
+            } else {
+                format_time(silence.starts_at_ms)
+            },
+            ends: silence
+                .ends_at_ms
+                .map_or_else(|| "until removed from its file".into(), format_time),
+            created_by: silence.created_by.clone(),
+            comment: silence.comment.clone(),
+            source: silence.source.as_str().to_string(),
+        })
+        .collect();
+    let db = std::sync::Arc::clone(&state.alert_db);
+    let history = web::block(move || {
+        db.history(&HistoryQuery {
+            start_ms: i64::MIN,
+            end_ms: i64::MAX,
+            alertname: None,
+            fingerprint: None,
+            event: None,
+            limit: HISTORY_ROWS,
+        })
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .unwrap_or_default()
+    .into_iter()
+    .map(|event| HistoryRow {
+        time: format_time(event.t_ms),
+        alertname: event.alertname,
+        event: event.event.as_str(),
+        labels: event.labels.to_string(),
+        receiver: event.receiver.unwrap_or_default(),
+        outcome: event.outcome.unwrap_or_default(),
+        detail: event.detail.unwrap_or_default(),
+    })
+    .collect();
+    render(&AlertsPage {
+        nav: Nav::new("alerts"),
+        firing,
+        pending,
+        alerts,
+        silences,
+        silences_error,
+        rules,
+        history,
+    })
+}
