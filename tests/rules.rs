@@ -472,3 +472,56 @@ group_interval = "1s"
             .all(|event| event["outcome"] == "sent" && event["receiver"] == "ops")
     );
 }
+
+/// The alerts page lists the firing alert, marks it silenced, and shows the silence
+/// from its file and the history.
+#[test]
+fn the_alerts_page_shows_alerts_silences_and_history() {
+    let silence = r#"
+[[silence]]
+matchers = ['alertname="Hot"']
+comment = "lab maintenance"
+created_by = "ops"
+"#;
+    let instance = Instance::start_with(Start {
+        tandem_toml: "",
+        extra_files: &[
+            ("rules/temperature.toml", RULES),
+            ("silences/lab.toml", silence),
+        ],
+        ..Start::default()
+    });
+    import(
+        &instance,
+        &format!("temp{{room=\"lab\"}} 60 {}\n", now_ms()),
+    );
+    assert!(eventually(Duration::from_secs(10), || alerts(&instance)
+        .len()
+        == 2));
+    let page = client()
+        .get(instance.url("/alerts"))
+        .send()
+        .expect("GET /alerts")
+        .text()
+        .expect("body");
+    assert!(
+        page.contains("2 firing") || page.contains("1 firing, 1 pending"),
+        "{page}"
+    );
+    assert!(page.contains("<td>Hot</td>"), "{page}");
+    assert!(page.contains("lab is at 60 degrees"), "{page}");
+    assert!(
+        page.contains(r#"<span class="muted">silenced</span>"#),
+        "{page}"
+    );
+    assert!(page.contains("silences/lab.toml#1"), "{page}");
+    assert!(page.contains("lab maintenance"), "{page}");
+    assert!(
+        page.contains("alertname=&quot;Hot&quot;") || page.contains("alertname=&#34;Hot&#34;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>firing</td>"),
+        "history shows the transition: {page}"
+    );
+}
