@@ -198,7 +198,7 @@ fn main() -> ExitCode {
         Some(Command::Import(args)) => import(args),
         Some(Command::Compact { data }) => compact(data),
         Some(Command::PromqlTest { files }) => promql_test(&files),
-        Some(Command::TestRules { files }) => Ok(test_rules(&files)),
+        Some(Command::TestRules { files }) => test_rules(&files),
         Some(Command::Query(args)) => query(args),
         Some(Command::Silence(args)) => silence(args),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
@@ -469,21 +469,40 @@ fn send(
 }
 
 fn promql_test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in files {
+    run_test_files(files, "", |file| {
         let report = tandem::promql::promqltest::run_file(file)
             .with_context(|| format!("reading {}", file.display()))?;
-        for failure in &report.failures {
-            println!("{failure}");
+        Ok((report.failures, report.passed, report.failed))
+    })
+}
+
+/// `tandem test-rules`: every file's tests, failures first, the total last.
+fn test_rules(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    run_test_files(files, "FAILED ", |file| {
+        let report = tandem::alert::unittest::run_file(file);
+        Ok((report.failures, report.passed, report.failed))
+    })
+}
+
+/// Runs each file's tests: failures on stdout (each after `prefix`), a per-file count
+/// on stderr, the total as the last line; exit 1 if anything failed.
+fn run_test_files(
+    files: &[PathBuf],
+    prefix: &str,
+    run: impl Fn(&std::path::Path) -> anyhow::Result<(Vec<String>, usize, usize)>,
+) -> anyhow::Result<ExitCode> {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        let (failures, file_passed, file_failed) = run(file)?;
+        for failure in &failures {
+            println!("{prefix}{failure}");
         }
         eprintln!(
-            "{}: {} passed, {} failed",
-            file.display(),
-            report.passed,
-            report.failed
+            "{}: {file_passed} passed, {file_failed} failed",
+            file.display()
         );
-        passed += report.passed;
-        failed += report.failed;
+        passed += file_passed;
+        failed += file_failed;
     }
     println!("{passed} passed, {failed} failed");
     Ok(if failed == 0 {
@@ -491,31 +510,6 @@ fn promql_test(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// `tandem test-rules`: every file's tests, failures first, the total last.
-fn test_rules(files: &[PathBuf]) -> ExitCode {
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in files {
-        let report = tandem::alert::unittest::run_file(file);
-        for failure in &report.failures {
-            println!("FAILED {failure}");
-        }
-        eprintln!(
-            "{}: {} passed, {} failed",
-            file.display(),
-            report.passed,
-            report.failed
-        );
-        passed += report.passed;
-        failed += report.failed;
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
 }
 
 /// `tandem query`: an instant query over HTTP, printed as an aligned table.
@@ -624,17 +618,23 @@ fn render_metric(metric: &serde_json::Value) -> String {
     format!("{name}{{{}}}", pairs.join(", "))
 }
 
-fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
+/// The HTTP client of the commands that talk to a running instance, trusting
+/// `ca_file` in addition to the usual roots.
+fn admin_client(ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::blocking::Client> {
     let mut client =
         reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if let Some(ca_file) = &args.ca_file {
+    if let Some(ca_file) = ca_file {
         let pem =
             std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
         let certificate = reqwest::Certificate::from_pem(&pem)
             .with_context(|| format!("parsing {}", ca_file.display()))?;
         client = client.add_root_certificate(certificate);
     }
-    let client = client.build().context("building the HTTP client")?;
+    client.build().context("building the HTTP client")
+}
+
+fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
+    let client = admin_client(args.ca_file.as_deref())?;
     let url = format!("{}/-/reload", args.url.trim_end_matches('/'));
     let Some(response) = send(client.post(&url), args.bearer_token_file.as_deref(), &url)? else {
         return Ok(ExitCode::from(2));
@@ -707,16 +707,7 @@ fn hash_password() -> anyhow::Result<()> {
 /// `tandem silence ...`: the silences API over HTTP. Exit 0 on success, 1 when the
 /// server refuses, 2 when it cannot be reached.
 fn silence(args: SilenceArgs) -> anyhow::Result<ExitCode> {
-    let mut client =
-        reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if let Some(ca_file) = &args.ca_file {
-        let pem =
-            std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
-        let certificate = reqwest::Certificate::from_pem(&pem)
-            .with_context(|| format!("parsing {}", ca_file.display()))?;
-        client = client.add_root_certificate(certificate);
-    }
-    let client = client.build().context("building the HTTP client")?;
+    let client = admin_client(args.ca_file.as_deref())?;
     let base = args.url.trim_end_matches('/');
     let token_file = args.bearer_token_file.as_deref();
     let (request, url) = match &args.action {

@@ -1203,64 +1203,16 @@ fn now_secs() -> f64 {
     }
 }
 
-/// Prometheus' duration syntax (`1h30m`, `-5m`, `0`), in nanoseconds.
+/// Prometheus' duration syntax (`1h30m`, `-5m`, `0`), in nanoseconds: the PromQL
+/// parser's `model.ParseDuration`, with the sign Prometheus' template function allows.
 fn parse_duration_ns(text: &str) -> Result<i64, String> {
     let (negative, unsigned) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let invalid = || format!("not a valid duration string: {}", go_quote(unsigned));
-    match unsigned {
-        "0" => return Ok(0),
-        "" => return Err("empty duration string".to_string()),
-        _ => {}
-    }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000_000_000),
-        ("w", 7 * 86_400_000_000_000),
-        ("d", 86_400_000_000_000),
-        ("h", 3_600_000_000_000),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-    ];
-    let mut rest = unsigned;
-    let mut total: u64 = 0;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits_len = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let number: u64 = rest[..digits_len].parse().map_err(|_| invalid())?;
-        rest = &rest[digits_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if unit_len == 0 {
-            return Err(invalid());
-        }
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let Some(position) = UNITS.iter().position(|(name, _)| *name == unit) else {
-            return Err(format!(
-                "unknown unit {} in duration {}",
-                go_quote(unit),
-                go_quote(unsigned)
-            ));
-        };
-        // Units go from the biggest to the smallest, each at most once.
-        if position < next_unit {
-            return Err(invalid());
-        }
-        next_unit = position + 1;
-        total = number
-            .checked_mul(UNITS[position].1)
-            .and_then(|ns| total.checked_add(ns))
-            .filter(|ns| *ns <= i64::MAX as u64)
-            .ok_or("duration out of range")?;
-    }
-    let total = i64::try_from(total).map_err(|_| "duration out of range".to_string())?;
-    Ok(if negative { -total } else { total })
+    let ns = crate::promql::parse::duration_ns(unsigned)?;
+    let ns = i64::try_from(ns).map_err(|_| "duration out of range".to_string())?;
+    Ok(if negative { -ns } else { ns })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1954,38 +1906,21 @@ struct Civil {
 
 impl Civil {
     fn from_unix_ns(ns: i64) -> Civil {
-        let seconds = ns.div_euclid(1_000_000_000);
-        let days = seconds.div_euclid(86_400);
-        let second_of_day = seconds.rem_euclid(86_400);
-        // Howard Hinnant's civil_from_days.
-        let shifted = days + 719_468;
-        let era = shifted.div_euclid(146_097);
-        let day_of_era = shifted.rem_euclid(146_097);
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-        let month_index = (5 * day_of_year + 2) / 153; // 0 is March.
-        let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 {
-            month_index + 3
-        } else {
-            month_index - 9
-        };
-        let year = year_of_era + era * 400 + i64::from(month <= 2);
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        const DAYS_BEFORE_MONTH: [i64; 12] =
-            [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-        let year_day = DAYS_BEFORE_MONTH[(month - 1) as usize] + day + i64::from(leap && month > 2);
+        // jiff does the calendar arithmetic. Every i64 of nanoseconds (years 1677 to
+        // 2262) is inside its range, so the fallback is never taken.
+        let timestamp =
+            jiff::Timestamp::from_nanosecond(i128::from(ns)).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let time = jiff::tz::Offset::UTC.to_datetime(timestamp);
         Civil {
-            year,
-            month,
-            day,
-            hour: second_of_day / 3600,
-            minute: second_of_day % 3600 / 60,
-            second: second_of_day % 60,
-            nanosecond: ns.rem_euclid(1_000_000_000),
-            weekday: (days + 4).rem_euclid(7), // 1970-01-01 was a Thursday.
-            year_day,
+            year: i64::from(time.year()),
+            month: i64::from(time.month()),
+            day: i64::from(time.day()),
+            hour: i64::from(time.hour()),
+            minute: i64::from(time.minute()),
+            second: i64::from(time.second()),
+            nanosecond: i64::from(time.subsec_nanosecond()),
+            weekday: i64::from(time.weekday().to_sunday_zero_offset()),
+            year_day: i64::from(time.day_of_year()),
         }
     }
 }

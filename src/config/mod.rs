@@ -301,13 +301,16 @@ pub fn hash_files(files: &[SourceFile]) -> ConfigHash {
         hasher.update((file.content.len() as u64).to_be_bytes());
         hasher.update(file.content.as_bytes());
     }
-    let digest = hasher.finalize();
-    let hex: String = digest
+    ConfigHash(short_hex(&hasher.finalize()))
+}
+
+/// The first 8 bytes of a digest as 16 lowercase hex digits.
+pub fn short_hex(digest: &[u8]) -> String {
+    digest
         .iter()
         .take(8)
         .map(|byte| format!("{byte:02x}"))
-        .collect();
-    ConfigHash(hex)
+        .collect()
 }
 
 impl Config {

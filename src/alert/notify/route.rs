@@ -146,11 +146,12 @@ pub fn format_labels(labels: &Labels) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::alert::notify::matcher::parse_matchers;
 
-    fn route(receiver: &str, matchers: &str, routes: Vec<RouteConfig>) -> RouteConfig {
+    /// A route to `receiver`, grouped by alertname, Alertmanager's intervals, no wait.
+    pub(crate) fn route(receiver: &str, matchers: &str, routes: Vec<RouteConfig>) -> RouteConfig {
         RouteConfig {
             receiver: receiver.into(),
             group_by: GroupBy::Labels(vec!["alertname".into()]),

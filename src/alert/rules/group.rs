@@ -203,12 +203,7 @@ fn rule_key(group_key: &str, config: &RuleConfig) -> String {
         hasher.update([0xff]);
         hasher.update(value.as_bytes());
     }
-    let digest = hasher.finalize();
-    let hex: String = digest
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let hex = crate::config::short_hex(&hasher.finalize());
     format!("{group_key};{};{hex}", config.name())
 }
 
@@ -308,15 +303,7 @@ impl Group {
             outcome.changed_rules.push(position);
             let url = generator_url(generator_base, &rule.config.expr);
             for (fingerprint, alert) in std::mem::take(&mut rule.active) {
-                let event = if alert.state == AlertState::Firing {
-                    outcome.alerts.push(to_alert(&alert, Some(t_ms), &url));
-                    HistoryKind::Resolved
-                } else {
-                    HistoryKind::Inactive
-                };
-                outcome
-                    .transitions
-                    .push(transition(&alert, fingerprint, event, t_ms));
+                end_alert(&alert, fingerprint, t_ms, &url, &mut outcome);
             }
         }
         outcome
@@ -518,22 +505,7 @@ fn evaluate_alert(
     for fingerprint in gone {
         if let Some(alert) = rule.active.remove(&fingerprint) {
             changed = true;
-            if alert.state == AlertState::Firing {
-                outcome.alerts.push(to_alert(&alert, Some(t_ms), &url));
-                outcome.transitions.push(transition(
-                    &alert,
-                    fingerprint,
-                    HistoryKind::Resolved,
-                    t_ms,
-                ));
-            } else {
-                outcome.transitions.push(transition(
-                    &alert,
-                    fingerprint,
-                    HistoryKind::Inactive,
-                    t_ms,
-                ));
-            }
+            end_alert(&alert, fingerprint, t_ms, &url, outcome);
         }
     }
     if let Some(limit) = limit
@@ -541,17 +513,7 @@ fn evaluate_alert(
     {
         let count = rule.active.len();
         for (fingerprint, alert) in std::mem::take(&mut rule.active) {
-            if alert.state == AlertState::Firing {
-                outcome.alerts.push(to_alert(&alert, Some(t_ms), &url));
-            }
-            let event = if alert.state == AlertState::Firing {
-                HistoryKind::Resolved
-            } else {
-                HistoryKind::Inactive
-            };
-            outcome
-                .transitions
-                .push(transition(&alert, fingerprint, event, t_ms));
+            end_alert(&alert, fingerprint, t_ms, &url, outcome);
         }
         outcome.changed_rules.push(position);
         return Err(format!("exceeded limit of {limit} with {count} alerts"));
@@ -688,6 +650,28 @@ fn write_output(
     }
 }
 
+/// An alert that went away: a firing one resolves (the notifier hears of it once), a
+/// pending one becomes inactive.
+fn end_alert(
+    alert: &ActiveAlert,
+    fingerprint: Fingerprint,
+    t_ms: i64,
+    generator_url: &str,
+    outcome: &mut GroupOutcome,
+) {
+    let event = if alert.state == AlertState::Firing {
+        outcome
+            .alerts
+            .push(to_alert(alert, Some(t_ms), generator_url));
+        HistoryKind::Resolved
+    } else {
+        HistoryKind::Inactive
+    };
+    outcome
+        .transitions
+        .push(transition(alert, fingerprint, event, t_ms));
+}
+
 fn to_alert(alert: &ActiveAlert, resolved_at_ms: Option<i64>, generator_url: &str) -> Alert {
     Alert {
         labels: alert.labels.clone(),
@@ -725,4 +709,195 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
         "{}/explore?expr={encoded}",
         external_url.trim_end_matches('/')
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::rules::{RuleConfig, RuleGroupConfig, RuleKind};
+    use crate::storage::{Durability, StorageOptions};
+
+    fn storage(dir: &std::path::Path) -> Storage {
+        let mut options = StorageOptions::new(dir);
+        options.tiers = vec![crate::storage::Tier {
+            resolution_ms: None,
+            retention: Duration::from_secs(1000 * 365 * 24 * 3600),
+        }];
+        Storage::open(options).expect("storage opens")
+    }
+
+    fn put(storage: &Storage, series: &[(&str, &str)], t: i64, v: f64) {
+        let labels = Labels::new(series.iter().copied()).expect("valid labels");
+        storage
+            .append(
+                &[SeriesSamples {
+                    labels,
+                    samples: vec![Sample { t, v }],
+                }],
+                Durability::Background,
+            )
+            .expect("appends");
+    }
+
+    fn group(rules: Vec<RuleConfig>, limit: Option<usize>) -> Group {
+        Group::new(RuleGroupConfig {
+            file: "rules/t.toml".into(),
+            name: "t".into(),
+            interval: Duration::from_secs(60),
+            limit,
+            rules,
+        })
+        .expect("builds")
+    }
+
+    fn alert_rule(expr: &str, keep_firing_for: Duration) -> RuleConfig {
+        RuleConfig {
+            kind: RuleKind::Alert {
+                name: "A".into(),
+                for_: Duration::ZERO,
+                keep_firing_for,
+                annotations: vec![("summary".into(), "{{ $labels.x }} at {{ $value }}".into())],
+            },
+            expr: expr.into(),
+            labels: vec![("severity".into(), "page".into())],
+            line: 1,
+        }
+    }
+
+    fn context<'a>(storage: &'a Storage, empty: &'a Labels) -> EvalContext<'a> {
+        EvalContext {
+            storage,
+            options: EvalOptions::default(),
+            external_labels: empty,
+            external_url: "http://tandem",
+        }
+    }
+
+    #[test]
+    fn keep_firing_for_holds_a_gone_alert_then_resolves_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = storage(dir.path());
+        let empty = Labels::default();
+        let context = context(&storage, &empty);
+        let mut group = group(vec![alert_rule("m > 1", Duration::from_secs(120))], None);
+        put(&storage, &[("__name__", "m"), ("x", "a")], 0, 5.0);
+        let outcome = group.evaluate(&context, 0);
+        assert_eq!(outcome.alerts.len(), 1, "fires at once with for = 0s");
+        assert_eq!(outcome.alerts[0].annotations["summary"], "a at 5");
+        put(&storage, &[("__name__", "m"), ("x", "a")], 60_000, 0.0);
+        // Gone at 60 s: kept firing (since 60 s) while less than 120 s have passed.
+        for t in [60_000, 120_000, 170_000] {
+            let outcome = group.evaluate(&context, t);
+            assert_eq!(outcome.alerts.len(), 1, "at {t}");
+            assert!(outcome.alerts[0].resolved_at_ms.is_none(), "at {t}");
+            let alert = group.rules[0].active.values().next().expect("still active");
+            assert_eq!(alert.keep_firing_since_ms, Some(60_000));
+        }
+        let outcome = group.evaluate(&context, 180_000);
+        assert_eq!(outcome.alerts.len(), 1);
+        assert_eq!(outcome.alerts[0].resolved_at_ms, Some(180_000));
+        assert!(group.rules[0].active.is_empty());
+        let events: Vec<HistoryKind> = outcome
+            .transitions
+            .iter()
+            .map(|event| event.event)
+            .collect();
+        assert_eq!(events, [HistoryKind::Resolved]);
+    }
+
+    #[test]
+    fn a_rule_over_its_limit_fails_and_drops_its_alerts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = storage(dir.path());
+        let empty = Labels::default();
+        let context = context(&storage, &empty);
+        let mut group = group(vec![alert_rule("m > 1", Duration::ZERO)], Some(1));
+        put(&storage, &[("__name__", "m"), ("x", "a")], 0, 5.0);
+        assert_eq!(group.evaluate(&context, 0).failures, 0);
+        put(&storage, &[("__name__", "m"), ("x", "b")], 1_000, 5.0);
+        let outcome = group.evaluate(&context, 1_000);
+        assert_eq!(outcome.failures, 1);
+        assert_eq!(group.rules[0].health, Health::Err);
+        assert_eq!(
+            group.rules[0].last_error.as_deref(),
+            Some("exceeded limit of 1 with 2 alerts")
+        );
+        assert!(group.rules[0].active.is_empty());
+        // The firing alert is resolved for the notifier; the new pending one just ends.
+        assert_eq!(outcome.alerts.len(), 1);
+        assert!(outcome.alerts[0].resolved_at_ms.is_some());
+    }
+
+    #[test]
+    fn recorded_series_are_written_and_marked_stale_when_they_vanish() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = storage(dir.path());
+        let empty = Labels::default();
+        let context = context(&storage, &empty);
+        let record = RuleConfig {
+            kind: RuleKind::Record {
+                name: "job:m:sum".into(),
+            },
+            expr: "sum by (job) (m)".into(),
+            labels: vec![("source".into(), "rule".into())],
+            line: 1,
+        };
+        // The alert reads what the recording rule above it wrote at the same time.
+        let mut group = group(
+            vec![record, alert_rule("job:m:sum > 4", Duration::ZERO)],
+            None,
+        );
+        put(&storage, &[("__name__", "m"), ("job", "j")], 0, 5.0);
+        let outcome = group.evaluate(&context, 0);
+        assert_eq!(outcome.failures, 0);
+        assert_eq!(outcome.alerts.len(), 1, "the recorded series fed the alert");
+        let result = crate::promql::instant(&storage, "job:m:sum", 0, &EvalOptions::default())
+            .expect("query");
+        let QueryValue::Vector(samples) = result.value else {
+            panic!("a vector")
+        };
+        assert_eq!(samples.len(), 1);
+        assert_eq!(samples[0].0.get("source"), Some("rule"));
+        assert_eq!(samples[0].1.v, 5.0);
+        // The input goes stale: the recorded series ends with a stale marker, not a
+        // value that lingers for the lookback window.
+        put(
+            &storage,
+            &[("__name__", "m"), ("job", "j")],
+            10_000,
+            stale_nan(),
+        );
+        group.evaluate(&context, 20_000);
+        let later = crate::promql::instant(&storage, "job:m:sum", 30_000, &EvalOptions::default())
+            .expect("query");
+        assert!(matches!(later.value, QueryValue::Vector(ref samples) if samples.is_empty()));
+        let alerts = crate::promql::instant(&storage, "ALERTS", 30_000, &EvalOptions::default())
+            .expect("query");
+        assert!(matches!(alerts.value, QueryValue::Vector(ref samples) if samples.is_empty()));
+    }
+
+    #[test]
+    fn a_failing_query_keeps_the_alerts_it_had() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = storage(dir.path());
+        let empty = Labels::default();
+        let mut context = context(&storage, &empty);
+        let mut group = group(vec![alert_rule("m > 1", Duration::ZERO)], None);
+        put(&storage, &[("__name__", "m"), ("x", "a")], 0, 5.0);
+        group.evaluate(&context, 0);
+        context.options.samples_max = 0;
+        let outcome = group.evaluate(&context, 1_000);
+        assert_eq!(outcome.failures, 1);
+        assert_eq!(
+            group.rules[0].active.len(),
+            1,
+            "not resolved by a broken query"
+        );
+        assert!(
+            outcome
+                .alerts
+                .iter()
+                .all(|alert| alert.resolved_at_ms.is_none())
+        );
+    }
 }

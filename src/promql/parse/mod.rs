@@ -20,6 +20,7 @@
 mod check;
 mod lex;
 mod literal;
+pub use literal::duration_ns;
 #[cfg(test)]
 mod tests;
 

@@ -79,23 +79,7 @@ fn email_config() -> EmailConfig {
     }
 }
 
-/// A route to `receiver`, grouped by alertname, Alertmanager's intervals, no wait.
-fn route(receiver: &str, matchers: &str, routes: Vec<RouteConfig>) -> RouteConfig {
-    RouteConfig {
-        receiver: receiver.into(),
-        group_by: GroupBy::Labels(vec!["alertname".into()]),
-        group_wait: Duration::ZERO,
-        group_interval: Duration::from_secs(300),
-        repeat_interval: Duration::from_secs(4 * 3600),
-        matchers: if matchers.is_empty() {
-            Vec::new()
-        } else {
-            parse_matchers(matchers).expect("matchers parse")
-        },
-        continue_matching: false,
-        routes,
-    }
-}
+use crate::alert::notify::route::tests::route;
 
 fn config(root: RouteConfig, receivers: Vec<ReceiverConfig>) -> AlertingConfig {
     AlertingConfig {
