@@ -7,7 +7,8 @@ receiver holding the notification, for tandem and for Prometheus 2.42 + Alertman
         [--systems tandem,prom-fast,prom-default] [--spacing 1.0] [--seed 1]
         [--binary target/release/tandem] [--tail S] [--keep]
 
-Takes about 4 min (tandem) + 4 min (prom-fast) + 7 min (prom-default) with the defaults.
+Takes about 12 min with the defaults: ~3.5 min each for tandem and prom-fast (the 200 s
+firing window), 5-6 min for prom-default (warm-up up to 1 min, window, ~2.5 min tail).
 Prints a Markdown table and writes every per-firing value to
 $BENCH_RESULTS/alert-latency-<UTC timestamp>.json (default /tmp/bench-results).
 
@@ -45,9 +46,17 @@ measured; same firing schedule relative to each run's start):
   evaluation_interval 1m: the keys are omitted) + Alertmanager with its defaults
   (group_wait 30s, group_interval 5m, repeat_interval 4h); only `group_by` is set.
 * `prom-fast`: scrape_interval 1s (scrape_timeout 1s), evaluation_interval 1s;
-  Alertmanager group_wait 0s, group_interval 1s (the smallest Alertmanager accepts
-  in practice; it only paces *follow-up* notifications of a group, so it does not
-  affect a first notification measured here).
+  Alertmanager group_wait 0s, group_interval 1s (group_interval only paces
+  *follow-up* notifications of a group, so it does not affect the first notification
+  measured here; any value gives the same figures).
+
+tandem's rule group is woken by the append and evaluated after `[rules]
+ingest_debounce` (50 ms by default, left at its default here); Prometheus has to
+scrape first, so its figures include the wait for the next scrape (up to one
+scrape_interval) and for the next evaluation. Prometheus picks both cycle offsets
+by hashing (target, group), so the scrape-to-evaluation phase is fixed within a run
+but differs between runs (ports are random): prom-default's p50 moves by tens of
+seconds between runs. The phase is printed and stored (`phase`).
 
 Prometheus runs with its own temp TSDB dir and Alertmanager with its own storage
 dir and gossip disabled (`--cluster.listen-address=`). Before the first breach the
@@ -660,7 +669,7 @@ def measure(args, name, receiver, exporter, procs):
 def fmt(v, tail_s):
     if v is None:
         return f">{tail_s:.0f}" if tail_s is not None else "—"
-    return f"{v:.2f}"
+    return f"{v:.3f}" if abs(v) < 1 else f"{v:.2f}"
 
 
 def table(results, failed):
@@ -707,6 +716,7 @@ def main():
     def on_term(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with `&`
 
     procs = Processes()
     receiver = Receiver()
