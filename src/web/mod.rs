@@ -7,6 +7,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod chart;
 pub mod lifecycle;
 pub mod metrics;
 pub mod page;
