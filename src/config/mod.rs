@@ -8,6 +8,7 @@
 //! `tandem.toml`, `rules/*.toml`, `dashboards/*.toml`, `slos/*.toml`, `silences/*.toml`.
 
 pub mod alerting;
+pub mod dashboards;
 mod file;
 pub mod history;
 mod model;
@@ -86,6 +87,8 @@ pub struct Config {
     pub rule_groups: Vec<rules::RuleGroupConfig>,
     /// Receivers, routes, inhibition rules, file silences and notifier settings.
     pub alerting: alerting::AlertingConfig,
+    /// Dashboards from `dashboards/*.toml`, in file order.
+    pub dashboards: Vec<dashboards::DashboardConfig>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -155,6 +158,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         rules: validated.rules,
         rule_groups: validated.rule_groups,
         alerting: validated.alerting,
+        dashboards: validated.dashboards,
     })
 }
 

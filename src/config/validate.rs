@@ -185,6 +185,7 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub dashboards: Vec<super::dashboards::DashboardConfig>,
     pub rules: super::rules::RulesConfig,
     pub rule_groups: Vec<super::rules::RuleGroupConfig>,
     pub alerting: super::alerting::AlertingConfig,
@@ -211,6 +212,7 @@ pub(super) fn validate(
     let mut main: Option<(MainFile, &SourceFile)> = None;
     let mut rule_groups = Vec::new();
     let mut silences = Vec::new();
+    let mut dashboards = Vec::new();
     for source in files {
         if source.relative_path == MAIN_FILE {
             let (parsed, found) = file::load_partial::<MainFile>(source);
@@ -219,6 +221,10 @@ pub(super) fn validate(
         } else if source.relative_path.starts_with("rules/") {
             let mut checker = Checker::new(base_dir, source);
             rule_groups.extend(checker.rule_file());
+            diagnostics.extend(checker.diagnostics);
+        } else if source.relative_path.starts_with("dashboards/") {
+            let mut checker = Checker::new(base_dir, source);
+            dashboards.extend(checker.dashboard_file());
             diagnostics.extend(checker.diagnostics);
         } else if source.relative_path.starts_with("silences/") {
             let mut checker = Checker::new(base_dir, source);
@@ -256,6 +262,7 @@ pub(super) fn validate(
         validated.alerting.file_silences = silences;
         super::rules::finish_groups(&mut rule_groups, &validated.rules);
         validated.rule_groups = rule_groups;
+        validated.dashboards = dashboards;
         validated
     });
     let mut diagnostics = checker.diagnostics;
@@ -525,6 +532,7 @@ impl<'a> Checker<'a> {
             probes,
             rules,
             rule_groups: Vec::new(),
+            dashboards: Vec::new(),
             alerting,
             query,
             host,

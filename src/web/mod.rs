@@ -155,6 +155,9 @@ pub fn configure(
         .route("/assets/{path:.*}", web::get().to(assets::serve))
         .route("/", web::get().to(page::overview::show))
         .route("/alerts", web::get().to(page::alerts::show))
+        .route("/dashboards", web::get().to(page::dashboards::list))
+        .route("/dashboards/{name}", web::get().to(page::dashboards::show))
+        .route("/explore", web::get().to(page::explore::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))
         .route(

@@ -3,6 +3,8 @@
 
 pub mod alerts;
 pub mod config;
+pub mod dashboards;
+pub mod explore;
 pub mod overview;
 
 use crate::selfmon::VERSION;
@@ -62,9 +64,11 @@ impl Nav {
         }
     }
 
-    pub fn entries(&self) -> [(&'static str, &'static str, bool); 3] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 5] {
         [
             ("/", "Overview", self.current == "overview"),
+            ("/dashboards", "Dashboards", self.current == "dashboards"),
+            ("/explore", "Explore", self.current == "explore"),
             ("/alerts", "Alerts", self.current == "alerts"),
             ("/config", "Config", self.current == "config"),
         ]
