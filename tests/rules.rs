@@ -422,7 +422,7 @@ group_interval = "1s"
     assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
     assert_eq!(
         alert["generatorURL"],
-        "http://monitor.example:9797/explore?expr=temp+%3E+50"
+        "http://monitor.example:9797/explore?expr=temp+%3E+50&alertname=Hot"
     );
     let fired = alerts(&instance);
     let starts_at = alert["startsAt"].clone();

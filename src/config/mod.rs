@@ -12,6 +12,7 @@ pub mod dashboards;
 mod file;
 pub mod history;
 mod model;
+pub mod overview;
 pub mod probe;
 pub mod rule_tests;
 pub mod rules;
@@ -89,6 +90,8 @@ pub struct Config {
     pub alerting: alerting::AlertingConfig,
     /// Dashboards from `dashboards/*.toml`, in file order.
     pub dashboards: Vec<dashboards::DashboardConfig>,
+    /// `[[overview.key_metric]]`: what the overview page shows first.
+    pub key_metrics: Vec<overview::KeyMetric>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -159,6 +162,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         rule_groups: validated.rule_groups,
         alerting: validated.alerting,
         dashboards: validated.dashboards,
+        key_metrics: validated.key_metrics,
     })
 }
 

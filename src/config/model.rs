@@ -59,6 +59,9 @@ pub struct MainFile {
     /// Notifier settings (`[alerting]`).
     #[serde(default)]
     pub alerting: super::alerting::AlertingSection,
+    /// What the overview page shows first (`[[overview.key_metric]]`).
+    #[serde(default)]
+    pub overview: super::overview::OverviewSection,
 }
 
 /// `[query]`: a query breaking one fails with a clear error; the process is unharmed.

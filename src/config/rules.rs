@@ -449,37 +449,6 @@ impl Checker<'_> {
             self.error(offset..offset, error.message);
         }
     }
-
-    /// The file offset of byte `offset` of a string value, exact when the string is
-    /// written without escapes (literal strings, or basic ones that need none), else
-    /// the start of the string.
-    fn offset_in_string(&self, value: &Spanned<String>, offset: usize) -> usize {
-        let span = value.span();
-        let Some(source) = self.source() else {
-            return span.start;
-        };
-        let Some(raw) = source.content.get(span.clone()) else {
-            return span.start;
-        };
-        let mut body_start = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
-            3
-        } else {
-            1
-        };
-        // A newline right after an opening triple quote is not part of the value.
-        if body_start == 3 {
-            if raw[3..].starts_with("\r\n") {
-                body_start += 2;
-            } else if raw[3..].starts_with('\n') {
-                body_start += 1;
-            }
-        }
-        let text = value.get_ref();
-        match raw.get(body_start..body_start + text.len()) {
-            Some(body) if body == text && offset <= text.len() => span.start + body_start + offset,
-            _ => span.start,
-        }
-    }
 }
 
 /// Sets the default interval on groups that have none.

@@ -185,6 +185,7 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub key_metrics: Vec<super::overview::KeyMetric>,
     pub dashboards: Vec<super::dashboards::DashboardConfig>,
     pub rules: super::rules::RulesConfig,
     pub rule_groups: Vec<super::rules::RuleGroupConfig>,
@@ -410,6 +411,37 @@ impl<'a> Checker<'a> {
         result
     }
 
+    /// The file offset of byte `offset` of a string value, exact when the string is
+    /// written without escapes (literal strings, or basic ones that need none), else
+    /// the start of the string.
+    pub(super) fn offset_in_string(&self, value: &Spanned<String>, offset: usize) -> usize {
+        let span = value.span();
+        let Some(source) = self.source() else {
+            return span.start;
+        };
+        let Some(raw) = source.content.get(span.clone()) else {
+            return span.start;
+        };
+        let mut body_start = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+            3
+        } else {
+            1
+        };
+        // A newline right after an opening triple quote is not part of the value.
+        if body_start == 3 {
+            if raw[3..].starts_with("\r\n") {
+                body_start += 2;
+            } else if raw[3..].starts_with('\n') {
+                body_start += 1;
+            }
+        }
+        let text = value.get_ref();
+        match raw.get(body_start..body_start + text.len()) {
+            Some(body) if body == text && offset <= text.len() => span.start + body_start + offset,
+            _ => span.start,
+        }
+    }
+
     pub(super) fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         if let Some(source) = self.source {
             self.diagnostics.push(source.diagnostic(span, message));
@@ -521,6 +553,7 @@ impl<'a> Checker<'a> {
             .and_then(|section| self.statsd(section));
         let probes = self.probes(&parsed.probe);
         let rules = self.rules_section(&parsed.rules);
+        let key_metrics = self.overview(&parsed.overview);
         let alerting = self.alerting(
             &parsed.receiver,
             parsed.route.as_ref(),
@@ -533,6 +566,7 @@ impl<'a> Checker<'a> {
             rules,
             rule_groups: Vec::new(),
             dashboards: Vec::new(),
+            key_metrics,
             alerting,
             query,
             host,

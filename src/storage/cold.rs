@@ -519,6 +519,31 @@ impl Cold {
         Ok(())
     }
 
+    /// Encoded bytes and blocks of each tier in the database: raw blocks under
+    /// `None`, rollups under their resolution. Pages and indexes are not counted.
+    pub fn bytes_per_tier(&self) -> Result<Vec<(Option<i64>, u64, u64)>, ColdError> {
+        self.with_reader(|connection| {
+            let mut tiers = Vec::new();
+            let (bytes, blocks): (i64, i64) = connection.query_row(
+                "SELECT COALESCE(SUM(LENGTH(data)), 0), COUNT(*) FROM block",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            tiers.push((None, bytes as u64, blocks as u64));
+            let mut statement = connection.prepare(
+                "SELECT resolution, SUM(LENGTH(data)), COUNT(*) FROM rollup GROUP BY resolution ORDER BY resolution",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })?;
+            for row in rows {
+                let (resolution, bytes, blocks) = row?;
+                tiers.push((Some(resolution), bytes as u64, blocks as u64));
+            }
+            Ok(tiers)
+        })
+    }
+
     /// Bytes of the database file and its WAL.
     pub fn size_on_disk(&self) -> u64 {
         let wal = PathBuf::from(format!("{}-wal", self.path.display()));

@@ -575,6 +575,11 @@ impl Storage {
         }
     }
 
+    /// Encoded bytes and blocks per tier in SQLite (raw: `None`), for the storage page.
+    pub fn bytes_per_tier(&self) -> Result<Vec<(Option<i64>, u64, u64)>, StorageError> {
+        Ok(self.cold.bytes_per_tier()?)
+    }
+
     /// The oldest and newest sample timestamp stored (ms), `None` when empty.
     pub fn time_range(&self) -> Option<(i64, i64)> {
         self.head.time_range()

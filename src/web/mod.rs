@@ -158,6 +158,14 @@ pub fn configure(
         .route("/dashboards", web::get().to(page::dashboards::list))
         .route("/dashboards/{name}", web::get().to(page::dashboards::show))
         .route("/explore", web::get().to(page::explore::show))
+        .route("/targets", web::get().to(page::targets::show))
+        .route("/silences", web::get().to(page::silences::show))
+        .route("/silences", web::post().to(page::silences::create))
+        .route(
+            "/silences/{id}/expire",
+            web::post().to(page::silences::expire),
+        )
+        .route("/storage", web::get().to(page::storage::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))
         .route(

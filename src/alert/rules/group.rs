@@ -301,7 +301,7 @@ impl Group {
                 continue;
             }
             outcome.changed_rules.push(position);
-            let url = generator_url(generator_base, &rule.config.expr);
+            let url = generator_url(generator_base, &rule.config.expr, rule.config.name());
             for (fingerprint, alert) in std::mem::take(&mut rule.active) {
                 end_alert(&alert, fingerprint, t_ms, &url, &mut outcome);
             }
@@ -385,7 +385,7 @@ fn evaluate_alert(
         for_.as_millis() as i64,
         keep_firing_for.as_millis() as i64,
     );
-    let url = generator_url(context.external_url, &rule.config.expr);
+    let url = generator_url(context.external_url, &rule.config.expr, &name);
     let result = run_query(context, rule, t_ms);
     let samples = match result {
         Ok(samples) => samples,
@@ -702,13 +702,14 @@ fn transition(
     }
 }
 
-/// A link to the expression on this tandem's explore page.
-pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
-    format!(
-        "{}/explore?expr={encoded}",
-        external_url.trim_end_matches('/')
-    )
+/// A link to the expression on this tandem's explore page, which graphs it with its
+/// threshold and shades where the alert fired.
+pub fn generator_url(external_url: &str, expr: &str, alertname: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("expr", expr)
+        .append_pair("alertname", alertname)
+        .finish();
+    format!("{}/explore?{query}", external_url.trim_end_matches('/'))
 }
 
 #[cfg(test)]

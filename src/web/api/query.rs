@@ -219,6 +219,28 @@ async fn run_query(
     Ok((result?, queue_time))
 }
 
+/// Evaluates `work` for a page (explore, dashboards): the running config's limits and
+/// timeout, a query slot, the blocking pool. The error is the message to show.
+pub async fn run_for_page(
+    state: &WebState,
+    work: impl FnOnce(EvalOptions) -> Result<QueryResult, QueryError> + Send + 'static,
+) -> Result<(QueryResult, Duration), String> {
+    let config = state.reloader.current();
+    let timeout = config.query.timeout;
+    let options = EvalOptions {
+        lookback_ms: i64::try_from(config.query.lookback_delta.as_millis()).unwrap_or(i64::MAX),
+        samples_max: config.query.samples_max,
+        deadline: Some(Instant::now() + timeout),
+        subquery_step_ms: 60_000,
+        tier: TierRequest::Auto,
+    };
+    let started = Instant::now();
+    run_query(state, timeout, move || work(options))
+        .await
+        .map(|(result, _)| (result, started.elapsed()))
+        .map_err(|error| error.message)
+}
+
 /// A required parameter.
 fn required<'p>(params: &'p Params, name: &str) -> Result<&'p str, ApiError> {
     params.get(name).ok_or_else(|| {

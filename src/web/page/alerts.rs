@@ -118,6 +118,7 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
                     link: crate::alert::rules::group::generator_url(
                         &external_url,
                         &rule.config.expr,
+                        rule.config.name(),
                     ),
                 });
             }

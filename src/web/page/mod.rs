@@ -6,6 +6,9 @@ pub mod config;
 pub mod dashboards;
 pub mod explore;
 pub mod overview;
+pub mod silences;
+pub mod storage;
+pub mod targets;
 
 use crate::selfmon::VERSION;
 use actix_web::HttpResponse;
@@ -64,12 +67,15 @@ impl Nav {
         }
     }
 
-    pub fn entries(&self) -> [(&'static str, &'static str, bool); 5] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 8] {
         [
             ("/", "Overview", self.current == "overview"),
             ("/dashboards", "Dashboards", self.current == "dashboards"),
             ("/explore", "Explore", self.current == "explore"),
             ("/alerts", "Alerts", self.current == "alerts"),
+            ("/silences", "Silences", self.current == "silences"),
+            ("/targets", "Targets", self.current == "targets"),
+            ("/storage", "Storage", self.current == "storage"),
             ("/config", "Config", self.current == "config"),
         ]
     }

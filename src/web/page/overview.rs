@@ -1,12 +1,42 @@
-//! `/`: the overview page: version, uptime, the running config and the last reload.
+//! `/`: the overview page: the key metrics of `[[overview.key_metric]]` (value,
+//! health, last hour as a sparkline), firing alerts, storage health, version, uptime,
+//! the running config and the last reload.
+//! Does not: read samples except through the PromQL engine.
 
 use super::{Nav, format_age, format_time, render};
 use crate::config::ConfigSource;
+use crate::promql::value::QueryValue;
 use crate::reload::ReloadOutcome;
 use crate::selfmon::REVISION;
 use crate::web::WebState;
+use crate::web::api::query::run_for_page;
+use crate::web::chart::{self, Unit};
 use actix_web::{HttpResponse, web};
 use askama::Template;
+
+/// A key metric's sparkline: the last hour, this wide.
+const SPARKLINE_WIDTH: u32 = 160;
+const SPARKLINE_HEIGHT: u32 = 36;
+const SPARKLINE_RANGE_MS: i64 = 3600 * 1000;
+
+struct KeyMetricCard {
+    title: String,
+    expr: String,
+    value: String,
+    /// `ok`, `bad`, or empty when no bound is set or there is no value.
+    health: &'static str,
+    bound: String,
+    sparkline: String,
+    error: Option<String>,
+}
+
+struct FiringAlert {
+    name: String,
+    labels: String,
+    since: String,
+    summary: String,
+    link: String,
+}
 
 #[derive(Template)]
 #[template(path = "overview.html")]
@@ -25,6 +55,12 @@ struct OverviewPage {
     reload_changed: bool,
     reload_errors: Vec<String>,
     restart_needed: Vec<String>,
+    key_metrics: Vec<KeyMetricCard>,
+    firing: Vec<FiringAlert>,
+    pending: usize,
+    series: u64,
+    corruptions: u64,
+    disk: String,
 }
 
 pub async fn show(state: web::Data<WebState>) -> HttpResponse {
@@ -42,7 +78,26 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         ConfigSource::Directory(dir) => dir.display().to_string(),
         ConfigSource::Embedded => "embedded default".to_string(),
     };
+    let mut key_metrics = Vec::with_capacity(config.key_metrics.len());
+    for metric in &config.key_metrics {
+        key_metrics.push(key_metric_card(&state, metric).await);
+    }
+    let (firing, pending) = firing_alerts(&state, &config.server.external_url);
+    let stats = state.storage.stats();
     let page = OverviewPage {
+        key_metrics,
+        firing,
+        pending,
+        series: stats.series,
+        corruptions: state
+            .storage
+            .counters
+            .corruptions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        disk: chart::format_value(
+            (stats.wal_bytes + stats.hot_bytes + stats.cold_bytes) as f64,
+            Unit::Bytes,
+        ),
         nav: Nav::new("overview"),
         revision: REVISION,
         uptime: format_age(state.started_instant.elapsed()),
@@ -59,4 +114,109 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         restart_needed,
     };
     render(&page)
+}
+
+/// A key metric's current value, health and last hour.
+async fn key_metric_card(
+    state: &WebState,
+    metric: &crate::config::overview::KeyMetric,
+) -> KeyMetricCard {
+    let unit = Unit::parse(&metric.unit).unwrap_or_default();
+    let now_ms = crate::alert::rules::now_ms();
+    let start_ms = now_ms - SPARKLINE_RANGE_MS;
+    let step_ms = chart::step_for_width(start_ms, now_ms, SPARKLINE_WIDTH);
+    let mut card = KeyMetricCard {
+        title: metric.title.clone(),
+        expr: metric.expr.clone(),
+        value: "no data".into(),
+        health: "",
+        bound: match (metric.healthy_below, metric.healthy_above) {
+            (Some(below), _) => format!("healthy below {}", chart::format_value(below, unit)),
+            (_, Some(above)) => format!("healthy above {}", chart::format_value(above, unit)),
+            _ => String::new(),
+        },
+        sparkline: String::new(),
+        error: None,
+    };
+    let storage = std::sync::Arc::clone(&state.storage);
+    let expr = metric.expr.clone();
+    let result = run_for_page(state, move |options| {
+        crate::promql::range(&storage, &expr, start_ms, now_ms, step_ms, &options)
+    })
+    .await;
+    let points: Vec<(i64, f64)> = match result {
+        Ok((result, _)) => match result.value {
+            // The first series stands for the metric (it should give one).
+            QueryValue::Matrix(series) => series
+                .into_iter()
+                .next()
+                .map(|(_, samples)| samples.iter().map(|sample| (sample.t, sample.v)).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        },
+        Err(error) => {
+            card.error = Some(error);
+            return card;
+        }
+    };
+    // The value shown is the newest point, if it is recent (within two steps).
+    if let Some((t, value)) = points.last().copied()
+        && now_ms - t <= 2 * step_ms
+    {
+        card.value = chart::format_value(value, unit);
+        card.health = match (metric.healthy_below, metric.healthy_above) {
+            (Some(below), _) if value < below => "ok",
+            (Some(_), _) => "bad",
+            (_, Some(above)) if value > above => "ok",
+            (_, Some(_)) => "bad",
+            _ => "",
+        };
+    }
+    card.sparkline = chart::sparkline(&points, SPARKLINE_WIDTH, SPARKLINE_HEIGHT);
+    card
+}
+
+/// Firing alerts, longest-firing first, and how many are pending.
+fn firing_alerts(state: &WebState, external_url: &str) -> (Vec<FiringAlert>, usize) {
+    use crate::alert::rules::group::AlertState;
+    let mut firing = Vec::new();
+    let mut pending = 0;
+    for handle in state.rules.groups() {
+        let group = handle.lock();
+        for rule in &group.rules {
+            for alert in rule.active.values() {
+                if alert.state != AlertState::Firing {
+                    pending += 1;
+                    continue;
+                }
+                firing.push((
+                    alert.active_at_ms,
+                    FiringAlert {
+                        name: alert
+                            .labels
+                            .get(crate::alert::ALERTNAME)
+                            .unwrap_or("")
+                            .to_string(),
+                        labels: alert.labels.without(&[crate::alert::ALERTNAME]).to_string(),
+                        since: format_time(alert.active_at_ms),
+                        summary: alert
+                            .annotations
+                            .get("summary")
+                            .cloned()
+                            .unwrap_or_default(),
+                        link: crate::alert::rules::group::generator_url(
+                            external_url,
+                            &rule.config.expr,
+                            rule.config.name(),
+                        ),
+                    },
+                ));
+            }
+        }
+    }
+    firing.sort_by_key(|(since, _)| *since);
+    (
+        firing.into_iter().map(|(_, alert)| alert).collect(),
+        pending,
+    )
 }
