@@ -257,3 +257,48 @@ healthy_below = 0.5
     );
     assert!(!html.contains("Nothing firing."), "{html}");
 }
+
+/// Explore's live tail streams the expression's value as Server-Sent Events.
+#[test]
+fn the_live_tail_streams_values_as_server_sent_events() {
+    use std::io::Read;
+    let instance = Instance::start("");
+    let response = client()
+        .post(instance.url("/api/v1/import/prometheus"))
+        .body(format!("temp{{room=\"lab\"}} 21.5 {}\n", now_ms()))
+        .send()
+        .expect("import");
+    assert_eq!(response.status(), 200);
+    let bad = client()
+        .get(instance.url("/explore/live?expr=sum("))
+        .send()
+        .expect("GET");
+    assert_eq!(bad.status(), 400);
+    let mut response = client()
+        .get(instance.url("/explore/live?expr=temp"))
+        .send()
+        .expect("GET live");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
+        Some("text/event-stream")
+    );
+    // Two events: the stream keeps going.
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    while text.matches("\n\n").count() < 2 {
+        let read = response.read(&mut buffer).expect("read the stream");
+        assert!(read > 0, "the stream ended: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    let first = text.split("\n\n").next().expect("an event");
+    let data = first.strip_prefix("data: ").expect("a data line");
+    let event: serde_json::Value = serde_json::from_str(data).expect("JSON");
+    assert_eq!(event["series"][0]["name"], "temp{room=\"lab\"}", "{event}");
+    assert_eq!(event["series"][0]["v"], 21.5);
+    assert_eq!(event["series"][0]["text"], "21.5");
+    assert!(event["t"].as_i64().is_some_and(|t| t > 0));
+}

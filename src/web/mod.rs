@@ -158,6 +158,7 @@ pub fn configure(
         .route("/dashboards", web::get().to(page::dashboards::list))
         .route("/dashboards/{name}", web::get().to(page::dashboards::show))
         .route("/explore", web::get().to(page::explore::show))
+        .route("/explore/live", web::get().to(page::live::stream))
         .route("/targets", web::get().to(page::targets::show))
         .route("/silences", web::get().to(page::silences::show))
         .route("/silences", web::post().to(page::silences::create))

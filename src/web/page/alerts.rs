@@ -115,10 +115,14 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
                         .get("summary")
                         .cloned()
                         .unwrap_or_default(),
-                    link: crate::alert::rules::group::generator_url(
-                        &external_url,
-                        &rule.config.expr,
-                        rule.config.name(),
+                    link: format!(
+                        "{}&range={}",
+                        crate::alert::rules::group::generator_url(
+                            &external_url,
+                            &rule.config.expr,
+                            rule.config.name(),
+                        ),
+                        window_around(alert.active_at_ms, now_ms)
                     ),
                 });
             }
@@ -193,4 +197,21 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         rules,
         history,
     })
+}
+
+/// The Explore range that shows an alert's whole activity with some time before it:
+/// a quarter more than it has been active, at least an hour, in whole minutes.
+fn window_around(active_at_ms: i64, now_ms: i64) -> String {
+    let active_ms = (now_ms - active_at_ms).max(0);
+    let minutes = ((active_ms + active_ms / 4 + 59_999) / 60_000).max(60);
+    format!("{minutes}m")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_window_covers_the_activity_and_some_before() {
+        assert_eq!(super::window_around(0, 60_000), "60m");
+        assert_eq!(super::window_around(0, 4 * 3_600_000), "300m");
+    }
 }

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod config;
 pub mod dashboards;
 pub mod explore;
+pub mod live;
 pub mod overview;
 pub mod silences;
 pub mod storage;
