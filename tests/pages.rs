@@ -302,3 +302,42 @@ fn the_live_tail_streams_values_as_server_sent_events() {
     assert_eq!(event["series"][0]["text"], "21.5");
     assert!(event["t"].as_i64().is_some_and(|t| t > 0));
 }
+
+/// The config page says whether the files are valid, and its reload button comes back
+/// to it with the result.
+#[test]
+fn the_config_page_reloads_and_shows_the_result() {
+    let instance = Instance::start("");
+    let html = page(&instance, "/config");
+    assert!(html.contains("the running config is valid"), "{html}");
+    instance.write_config(
+        "rules/broken.toml",
+        "[[group]]\nname = \"g\"\n[[group.alert]]\nalert = \"A\"\nexpr = 'up >'\n",
+    );
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = no_redirects
+        .post(instance.url("/config/reload"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("return=%2Fconfig")
+        .send()
+        .expect("POST");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/config");
+    let html = page(&instance, "/config");
+    assert!(
+        html.contains(r#"<span class="bad">rejected</span>"#),
+        "{html}"
+    );
+    assert!(html.contains("rules/broken.toml:5:"), "{html}");
+    // Elsewhere than tandem's pages is not a place to return to.
+    let response = no_redirects
+        .post(instance.url("/config/reload"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("return=https%3A%2F%2Fevil.example%2F")
+        .send()
+        .expect("POST");
+    assert_eq!(response.headers()["location"], "/");
+}

@@ -15,6 +15,11 @@ struct VersionsPage {
     nav: Nav,
     running_hash: String,
     versions: Vec<VersionRow>,
+    /// The last load or reload: when, how, and whether it was applied.
+    reload_at: String,
+    reload_by: &'static str,
+    reload_ok: bool,
+    reload_errors: Vec<String>,
 }
 
 struct VersionRow {
@@ -54,20 +59,35 @@ pub async fn versions(state: web::Data<WebState>) -> HttpResponse {
             file_count: summary.file_count,
         })
         .collect();
+    let report = state.reloader.last_report();
+    let (reload_ok, reload_errors) = match report.outcome {
+        crate::reload::ReloadOutcome::Applied { .. } => (true, Vec::new()),
+        crate::reload::ReloadOutcome::Rejected { errors } => (false, errors),
+    };
     render(&VersionsPage {
         nav: Nav::new("config"),
         running_hash: state.reloader.current().hash.0.clone(),
         versions: rows,
+        reload_at: format_time(report.at_ms),
+        reload_by: report.applied_by.as_str(),
+        reload_ok,
+        reload_errors,
     })
 }
 
 /// The overview page's "Reload config" button: reloads, then shows the overview with
 /// the result. A plain form post, so it works without JavaScript; cross-site posts
 /// are refused by `auth::refuse_cross_site`.
-pub async fn reload_from_page(state: web::Data<WebState>) -> HttpResponse {
+pub async fn reload_from_page(state: web::Data<WebState>, body: web::Bytes) -> HttpResponse {
     state.reloader.reload(history::AppliedBy::WebPage).await;
+    // Back to the page the button was on; only tandem's own pages are accepted.
+    let back = form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "return")
+        .map(|(_, value)| value.into_owned())
+        .filter(|path| path == "/config")
+        .unwrap_or_else(|| "/".to_string());
     HttpResponse::SeeOther()
-        .insert_header((actix_web::http::header::LOCATION, "/"))
+        .insert_header((actix_web::http::header::LOCATION, back))
         .finish()
 }
 
