@@ -55,6 +55,7 @@
   }
   section.hidden = false;
   var toggle = document.getElementById("live-toggle");
+  var view = document.getElementById("live-view");
   var svg = document.getElementById("live-chart");
   var table = document.querySelector("#live-values tbody");
   var colors = ["#3b82c4", "#b58900", "#009e73", "#c05a9e", "#808080",
@@ -118,6 +119,7 @@
   }
 
   toggle.addEventListener("change", function () {
+    view.hidden = !toggle.checked;
     if (!toggle.checked) {
       if (source) { source.close(); source = null; }
       return;

@@ -106,7 +106,6 @@ fn samples() -> String {
         &|step| step as f64 * 5e5,
     );
     series("node_procs_running", "", &|step| (2 + step % 3) as f64);
-    drop(series);
     for step in 0..=steps {
         let timestamp = end - (steps - step) * 15_000;
         out.push_str(&format!(
@@ -412,8 +411,13 @@ impl Session<'_> {
     /// The whole page (up to 6000 px tall) as PNG in `target/screenshots/<name>.png`.
     fn screenshot(&self, name: &str) {
         use base64::Engine;
+        // The window's height is the page's plus whatever the window takes itself.
         let height = self
-            .script("return document.documentElement.scrollHeight", json!([]))
+            .script(
+                "return document.documentElement.scrollHeight \
+                 + window.outerHeight - window.innerHeight",
+                json!([]),
+            )
             .as_f64()
             .unwrap_or(900.0)
             .clamp(900.0, 6000.0);
