@@ -135,3 +135,109 @@
     };
   });
 })();
+
+// Explore's PromQL box: suggests metric names, and label names inside `{...}`, from
+// the same API any Prometheus client uses. Click a suggestion (or press Tab for the
+// first) to complete the word under the cursor.
+(function () {
+  "use strict";
+  var box = document.getElementById("expr");
+  if (!box || !window.fetch) {
+    return;
+  }
+  var list = document.createElement("ul");
+  list.id = "suggestions";
+  list.hidden = true;
+  box.parentNode.insertBefore(list, box.nextSibling);
+  var metricNames = null;
+  var labelNames = {};
+  var current = [];
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : { data: [] }; })
+      .then(function (body) { return body.data || []; })
+      .catch(function () { return []; });
+  }
+
+  function metrics() {
+    if (metricNames) { return Promise.resolve(metricNames); }
+    return getJSON("/api/v1/label/__name__/values").then(function (names) {
+      metricNames = names;
+      return names;
+    });
+  }
+
+  function labels(metric) {
+    if (labelNames[metric]) { return Promise.resolve(labelNames[metric]); }
+    var url = "/api/v1/labels" + (metric ? "?match[]=" + encodeURIComponent(metric) : "");
+    return getJSON(url).then(function (names) {
+      labelNames[metric] = names.filter(function (name) { return name !== "__name__"; });
+      return labelNames[metric];
+    });
+  }
+
+  // The word being typed, and whether it is a label name inside braces (and of which metric).
+  function context() {
+    var before = box.value.slice(0, box.selectionStart);
+    var word = /[A-Za-z_:][A-Za-z0-9_:]*$/.exec(before);
+    if (!word) { return null; }
+    var open = before.lastIndexOf("{");
+    var inBraces = open > before.lastIndexOf("}");
+    var metric = "";
+    if (inBraces) {
+      var name = /([A-Za-z_:][A-Za-z0-9_:]*)\s*$/.exec(before.slice(0, open));
+      metric = name ? name[1] : "";
+      // After `=`, `=~`... in the braces comes a value, not a name.
+      var inside = before.slice(open + 1, before.length - word[0].length);
+      if (/[=~!]\s*"?$/.test(inside) || (inside.split('"').length - 1) % 2 === 1) { return null; }
+    }
+    return { word: word[0], start: before.length - word[0].length, labels: inBraces, metric: metric };
+  }
+
+  function show(words) {
+    current = words;
+    while (list.firstChild) { list.removeChild(list.firstChild); }
+    words.forEach(function (word) {
+      var item = document.createElement("li");
+      item.textContent = word;
+      item.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+        complete(word);
+      });
+      list.appendChild(item);
+    });
+    list.hidden = words.length === 0;
+  }
+
+  function complete(word) {
+    var at = context();
+    if (!at) { return; }
+    box.value = box.value.slice(0, at.start) + word + box.value.slice(box.selectionStart);
+    var cursor = at.start + word.length;
+    box.setSelectionRange(cursor, cursor);
+    show([]);
+    box.focus();
+  }
+
+  box.addEventListener("input", function () {
+    var at = context();
+    if (!at || at.word.length < 2) { show([]); return; }
+    (at.labels ? labels(at.metric) : metrics()).then(function (names) {
+      var again = context();
+      if (!again || again.word !== at.word) { return; }
+      show(names.filter(function (name) {
+        return name.indexOf(at.word) === 0 && name !== at.word;
+      }).slice(0, 12));
+    });
+  });
+  box.addEventListener("keydown", function (event) {
+    if (event.key === "Tab" && current.length > 0 && !list.hidden) {
+      event.preventDefault();
+      complete(current[0]);
+    } else if (event.key === "Escape") {
+      show([]);
+    }
+  });
+  box.addEventListener("blur", function () { show([]); });
+})();

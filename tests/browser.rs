@@ -527,6 +527,23 @@ fn an_explore_query_typed_into_the_form_renders_a_chart() {
     let instance = tandem();
     let session = driver.session(true);
     session.navigate(&instance.url("/explore"));
+    // Autocompletion: metric names, then label names inside the braces.
+    session.type_into("#expr", "tem");
+    assert!(
+        eventually(Duration::from_secs(5), || session
+            .find_all("#suggestions li")
+            .iter()
+            .any(|item| session.text(item) == "temp")),
+        "no suggestion of the metric name"
+    );
+    session.type_into("#expr", "temp{ro");
+    assert!(
+        eventually(Duration::from_secs(5), || session
+            .find_all("#suggestions li")
+            .iter()
+            .any(|item| session.text(item) == "room")),
+        "no suggestion of the label name"
+    );
     session.type_into("#expr", r#"temp{room="lab"}"#);
     session.click("form.explore button[type=submit]");
     assert!(

@@ -524,4 +524,13 @@ created_by = "ops"
         page.contains("<td>firing</td>"),
         "history shows the transition: {page}"
     );
+    // The timeline of firing alerts is drawn from ALERTS.
+    assert!(
+        page.contains(r#"<div class="chart" id="timeline"><svg"#),
+        "{page}"
+    );
+    assert!(
+        page.contains("Firing alerts by name, last 24 hours"),
+        "{page}"
+    );
 }

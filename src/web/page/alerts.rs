@@ -67,6 +67,8 @@ struct AlertsPage {
     silences_error: Option<String>,
     rules: Vec<RuleRow>,
     history: Vec<HistoryRow>,
+    /// Firing alerts by name over the last day, an SVG chart.
+    timeline: String,
 }
 
 pub async fn show(state: web::Data<WebState>) -> HttpResponse {
@@ -187,7 +189,9 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         detail: event.detail.unwrap_or_default(),
     })
     .collect();
+    let timeline = timeline(&state, now_ms).await;
     render(&AlertsPage {
+        timeline,
         nav: Nav::new("alerts"),
         firing,
         pending,
@@ -197,6 +201,66 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         rules,
         history,
     })
+}
+
+/// How many alerts of each name fired over the last day, from the `ALERTS` series
+/// through the query engine: the history at a glance.
+async fn timeline(state: &WebState, now_ms: i64) -> String {
+    use crate::web::chart::{self, ChartOptions, ChartSeries, Unit};
+    const WIDTH: u32 = 1100;
+    let start_ms = now_ms - 24 * 3600 * 1000;
+    let step_ms = chart::step_for_width(start_ms, now_ms, WIDTH);
+    let storage = std::sync::Arc::clone(&state.storage);
+    let result = crate::web::api::query::run_for_page(state, move |options| {
+        crate::promql::range(
+            &storage,
+            r#"count by (alertname) (ALERTS{alertstate="firing"})"#,
+            start_ms,
+            now_ms,
+            step_ms,
+            &options,
+        )
+    })
+    .await;
+    let series: Vec<ChartSeries> = match result {
+        Ok((result, _)) => match result.value {
+            crate::promql::value::QueryValue::Matrix(series) => series
+                .into_iter()
+                .map(|(labels, samples)| ChartSeries {
+                    name: labels
+                        .get(crate::alert::ALERTNAME)
+                        .unwrap_or("")
+                        .to_string(),
+                    points: samples.iter().map(|sample| (sample.t, sample.v)).collect(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        Err(error) => return format!("<p class=\"bad\">{}</p>", escape_html(&error)),
+    };
+    chart::line_chart(
+        &series,
+        &ChartOptions {
+            title: "Firing alerts by name, last 24 hours".into(),
+            description: "count by (alertname) (ALERTS{alertstate=\"firing\"})".into(),
+            width: WIDTH,
+            height: 180,
+            start_ms,
+            end_ms: now_ms,
+            step_ms,
+            unit: Unit::None,
+            stacked: true,
+            log_scale: false,
+            thresholds: Vec::new(),
+            shades: Vec::new(),
+        },
+    )
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The Explore range that shows an alert's whole activity with some time before it:
