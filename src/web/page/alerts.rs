@@ -25,17 +25,6 @@ struct AlertRow {
     link: String,
 }
 
-struct SilenceRow {
-    id: String,
-    matchers: String,
-    status: &'static str,
-    starts: String,
-    ends: String,
-    created_by: String,
-    comment: String,
-    source: String,
-}
-
 struct RuleRow {
     group: String,
     name: String,
@@ -63,7 +52,9 @@ struct AlertsPage {
     firing: usize,
     pending: usize,
     alerts: Vec<AlertRow>,
-    silences: Vec<SilenceRow>,
+    silences: Vec<super::silences::SilenceRow>,
+    /// The alerts page lists silences; their forms are on the silences page.
+    csrf: String,
     silences_error: Option<String>,
     rules: Vec<RuleRow>,
     history: Vec<HistoryRow>,
@@ -139,30 +130,7 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         .filter(|alert| alert.state == AlertState::Firing.as_str())
         .count();
     let pending = alerts.len() - firing;
-    let silences = silences
-        .iter()
-        .map(|silence| SilenceRow {
-            id: silence.id.clone(),
-            matchers: silence
-                .matchers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            status: silence.status(now_ms).as_str(),
-            starts: if silence.starts_at_ms == i64::MIN {
-                String::new()
-            } else {
-                format_time(silence.starts_at_ms)
-            },
-            ends: silence
-                .ends_at_ms
-                .map_or_else(|| "until removed from its file".into(), format_time),
-            created_by: silence.created_by.clone(),
-            comment: silence.comment.clone(),
-            source: silence.source.as_str().to_string(),
-        })
-        .collect();
+    let silences = super::silences::silence_rows(&silences, now_ms);
     let db = std::sync::Arc::clone(&state.alert_db);
     let history = web::block(move || {
         db.history(&HistoryQuery {
@@ -192,6 +160,7 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
     let timeline = timeline(&state, now_ms).await;
     render(&AlertsPage {
         timeline,
+        csrf: String::new(),
         nav: Nav::new("alerts"),
         firing,
         pending,

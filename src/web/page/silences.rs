@@ -18,16 +18,17 @@ const CSRF_COOKIE: &str = "tandem_csrf";
 /// Bytes of a form body; a silence is a few lines.
 const FORM_BYTES_MAX: usize = 16 << 10;
 
-struct SilenceRow {
-    id: String,
-    matchers: String,
-    status: &'static str,
-    starts: String,
-    ends: String,
-    created_by: String,
-    comment: String,
-    source: String,
-    expirable: bool,
+/// One silence as both the silences and the alerts page show it.
+pub(super) struct SilenceRow {
+    pub(super) id: String,
+    pub(super) matchers: String,
+    pub(super) status: &'static str,
+    pub(super) starts: String,
+    pub(super) ends: String,
+    pub(super) created_by: String,
+    pub(super) comment: String,
+    pub(super) source: String,
+    pub(super) expirable: bool,
 }
 
 #[derive(Template)]
@@ -78,34 +79,7 @@ async fn page(
             Some("BUG: listing silences panicked".to_string()),
         ),
     };
-    let rows = silences
-        .iter()
-        .map(|silence| {
-            let status = silence.status(now_ms);
-            SilenceRow {
-                id: silence.id.clone(),
-                matchers: silence
-                    .matchers
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                status: status.as_str(),
-                starts: if silence.starts_at_ms == i64::MIN {
-                    String::new()
-                } else {
-                    format_time(silence.starts_at_ms)
-                },
-                ends: silence
-                    .ends_at_ms
-                    .map_or_else(|| "until removed from its file".into(), format_time),
-                created_by: silence.created_by.clone(),
-                comment: silence.comment.clone(),
-                source: silence.source.as_str().to_string(),
-                expirable: silence.source.as_str() == "api" && status.as_str() != "expired",
-            }
-        })
-        .collect();
+    let rows = silence_rows(&silences, now_ms);
     let (token, fresh) = match token_of(request) {
         Some(token) => (token, false),
         None => (new_token(), true),
@@ -132,6 +106,41 @@ async fn page(
         let _ = response.add_cookie(&cookie);
     }
     response
+}
+
+/// The rows of a silence table.
+pub(super) fn silence_rows(
+    silences: &[crate::alert::notify::silence::Silence],
+    now_ms: i64,
+) -> Vec<SilenceRow> {
+    silences
+        .iter()
+        .map(|silence| {
+            let status = silence.status(now_ms);
+            SilenceRow {
+                id: silence.id.clone(),
+                matchers: silence
+                    .matchers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                status: status.as_str(),
+                starts: if silence.starts_at_ms == i64::MIN {
+                    String::new()
+                } else {
+                    format_time(silence.starts_at_ms)
+                },
+                ends: silence
+                    .ends_at_ms
+                    .map_or_else(|| "until removed from its file".into(), format_time),
+                created_by: silence.created_by.clone(),
+                comment: silence.comment.clone(),
+                source: silence.source.as_str().to_string(),
+                expirable: silence.source.as_str() == "api" && status.as_str() != "expired",
+            }
+        })
+        .collect()
 }
 
 fn empty_form() -> (String, String, String, String) {
