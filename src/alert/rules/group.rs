@@ -321,22 +321,21 @@ fn run_query(context: &EvalContext, rule: &Rule, t_ms: i64) -> Result<Vec<(Label
         &context.options,
     )
     .map_err(|error: QueryError| error.to_string())?;
-    Ok(match result.value {
-        QueryValue::Vector(samples) => samples
+    samples_of(result.value)
+        .map_err(|kind| format!("rule result is not a vector or scalar: {kind}"))
+}
+
+/// An instant result as (labels, value) pairs; `Err` names the other kind of result.
+fn samples_of(value: QueryValue) -> Result<Vec<(Labels, f64)>, &'static str> {
+    match value {
+        QueryValue::Vector(samples) => Ok(samples
             .into_iter()
             .map(|(labels, sample)| (labels, sample.v))
-            .collect(),
-        QueryValue::Scalar(_, value) => vec![(Labels::default(), value)],
-        other => {
-            return Err(format!(
-                "rule result is not a vector or scalar: {}",
-                match other {
-                    QueryValue::Matrix(_) => "matrix",
-                    _ => "string",
-                }
-            ));
-        }
-    })
+            .collect()),
+        QueryValue::Scalar(_, value) => Ok(vec![(Labels::default(), value)]),
+        QueryValue::Matrix(_) => Err("matrix"),
+        QueryValue::String(..) => Err("string"),
+    }
 }
 
 /// The `query` template function, through the same engine.
@@ -350,14 +349,8 @@ impl TemplateQuery for RuleQuery<'_> {
         let result =
             crate::promql::instant(self.context.storage, expr, self.t_ms, &self.context.options)
                 .map_err(|error| error.to_string())?;
-        Ok(match result.value {
-            QueryValue::Vector(samples) => samples
-                .into_iter()
-                .map(|(labels, sample)| (labels, sample.v))
-                .collect(),
-            QueryValue::Scalar(_, value) => vec![(Labels::default(), value)],
-            _ => return Err("query: the result is not a vector or scalar".into()),
-        })
+        samples_of(result.value)
+            .map_err(|kind| format!("query: the result is a {kind}, not a vector or scalar"))
     }
 }
 
