@@ -626,3 +626,46 @@ fn pages_and_the_silence_form_work_without_javascript() {
     let (problems, _) = session.problems();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// At a phone's width (390 px) the pages fit: nothing makes the page scroll sideways
+/// (wide tables scroll inside themselves, charts shrink, the navigation wraps).
+#[test]
+fn pages_fit_a_phone_screen() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let instance = tandem();
+    let session = driver.session(true);
+    // Chrome's device emulation (chromedriver's CDP endpoint): headless windows ignore
+    // resizing below their --window-size.
+    session.post(
+        "/goog/cdp/execute",
+        json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true,
+        }}),
+    );
+    for (name, path) in [
+        ("phone-overview", "/"),
+        ("phone-dashboards-host", "/dashboards/host"),
+        ("phone-alerts", "/alerts"),
+        ("phone-explore", "/explore?expr=temp"),
+    ] {
+        session.navigate(&instance.url(path));
+        session.wait_loaded();
+        let width = session.script("return window.innerWidth", json!([]));
+        assert_eq!(
+            width.as_i64(),
+            Some(390),
+            "the emulated phone width took effect"
+        );
+        let overflow = session.script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            json!([]),
+        );
+        assert!(
+            overflow.as_i64().is_some_and(|pixels| pixels <= 1),
+            "{path} is {overflow} px wider than the screen"
+        );
+        session.screenshot(name);
+    }
+}
