@@ -74,7 +74,7 @@ impl Checker<'_> {
                     "overview.key_metric.title: must not be empty",
                 );
             }
-            self.key_metric_expr(&metric.expr);
+            self.promql(&metric.expr, "overview.key_metric.expr");
             let unit = match &metric.unit {
                 Some(unit) => {
                     if !crate::web::chart::Unit::NAMES.contains(&unit.get_ref().as_str()) {
@@ -106,16 +106,5 @@ impl Checker<'_> {
             });
         }
         metrics
-    }
-
-    /// The expression parses; a parse error points inside it.
-    fn key_metric_expr(&mut self, expr: &Spanned<String>) {
-        if let Err(error) = crate::promql::parse::parse(expr.get_ref()) {
-            let offset = self.offset_in_string(expr, error.span.start as usize);
-            self.error(
-                offset..offset,
-                format!("overview.key_metric.expr: {}", error.message),
-            );
-        }
     }
 }

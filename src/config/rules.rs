@@ -372,23 +372,17 @@ impl Checker<'_> {
             self.error(expr.span(), "expr: must not be empty");
             return;
         }
-        match crate::promql::parse::parse(expr.get_ref()) {
-            Ok(parsed) => {
-                use crate::promql::ast::ValueType;
-                let value_type = parsed.value_type();
-                if !matches!(value_type, ValueType::Vector | ValueType::Scalar) {
-                    self.error(
-                        expr.span(),
-                        format!(
-                            "expr: a rule's expression must give an instant vector or a scalar, this gives a {}",
-                            value_type.name()
-                        ),
-                    );
-                }
-            }
-            Err(error) => {
-                let offset = self.offset_in_string(expr, error.span.start as usize);
-                self.error(offset..offset, format!("expr: {}", error.message));
+        if let Some(parsed) = self.promql(expr, "expr") {
+            use crate::promql::ast::ValueType;
+            let value_type = parsed.value_type();
+            if !matches!(value_type, ValueType::Vector | ValueType::Scalar) {
+                self.error(
+                    expr.span(),
+                    format!(
+                        "expr: a rule's expression must give an instant vector or a scalar, this gives a {}",
+                        value_type.name()
+                    ),
+                );
             }
         }
     }

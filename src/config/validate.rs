@@ -442,6 +442,23 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Parses a PromQL string value; a parse error is reported as `key: message` at
+    /// its place inside the expression.
+    pub(super) fn promql(
+        &mut self,
+        expr: &Spanned<String>,
+        key: &str,
+    ) -> Option<crate::promql::ast::Expr> {
+        match crate::promql::parse::parse(expr.get_ref()) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                let offset = self.offset_in_string(expr, error.span.start as usize);
+                self.error(offset..offset, format!("{key}: {}", error.message));
+                None
+            }
+        }
+    }
+
     pub(super) fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
         if let Some(source) = self.source {
             self.diagnostics.push(source.diagnostic(span, message));
