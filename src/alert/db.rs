@@ -81,7 +81,6 @@ impl AlertDb {
                 active_at_ms INTEGER NOT NULL,
                 fired_at_ms INTEGER,
                 keep_firing_since_ms INTEGER,
-                last_sent_ms INTEGER,
                 value REAL,
                 annotations TEXT NOT NULL,
                 PRIMARY KEY (rule_key, labels)

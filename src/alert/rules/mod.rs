@@ -427,6 +427,10 @@ impl RuleManager {
         if let Some(error) = &outcome.write_error {
             tracing::warn!(group = %labels.rule_group, %error, "cannot store rule output");
         }
+        if outcome.rejected > 0 {
+            // Two evaluations in the same millisecond, or a storage limit.
+            tracing::debug!(group = %labels.rule_group, samples = outcome.rejected, "storage refused rule output samples");
+        }
         if !outcome.alerts.is_empty() {
             self.inner.notifier.send(outcome.alerts);
         }

@@ -58,8 +58,8 @@ struct AlertsPage {
     silences_error: Option<String>,
     rules: Vec<RuleRow>,
     history: Vec<HistoryRow>,
-    /// Firing alerts by name over the last day, an SVG chart.
-    timeline: String,
+    /// Firing alerts by name over the last day: an SVG chart, or why there is none.
+    timeline: Result<String, String>,
 }
 
 pub async fn show(state: web::Data<WebState>) -> HttpResponse {
@@ -174,7 +174,7 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
 
 /// How many alerts of each name fired over the last day, from the `ALERTS` series
 /// through the query engine: the history at a glance.
-async fn timeline(state: &WebState, now_ms: i64) -> String {
+async fn timeline(state: &WebState, now_ms: i64) -> Result<String, String> {
     use crate::web::chart::{self, ChartOptions, ChartSeries, Unit};
     const WIDTH: u32 = 1100;
     let start_ms = now_ms - 24 * 3600 * 1000;
@@ -205,9 +205,9 @@ async fn timeline(state: &WebState, now_ms: i64) -> String {
                 .collect(),
             _ => Vec::new(),
         },
-        Err(error) => return format!("<p class=\"bad\">{}</p>", escape_html(&error)),
+        Err(error) => return Err(error),
     };
-    chart::line_chart(
+    Ok(chart::line_chart(
         &series,
         &ChartOptions {
             title: "Firing alerts by name, last 24 hours".into(),
@@ -223,13 +223,7 @@ async fn timeline(state: &WebState, now_ms: i64) -> String {
             thresholds: Vec::new(),
             shades: Vec::new(),
         },
-    )
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    ))
 }
 
 /// The Explore range that shows an alert's whole activity with some time before it:
