@@ -105,7 +105,12 @@ impl Tier {
 
     /// `raw`, or the resolution in Prometheus notation (`1m`, `1h`).
     pub fn name(&self) -> String {
-        match self.resolution_ms {
+        Tier::name_of(self.resolution_ms)
+    }
+
+    /// The name of the tier at `resolution_ms` (`None`: raw), as `name` gives it.
+    pub fn name_of(resolution_ms: Option<i64>) -> String {
+        match resolution_ms {
             None => "raw".to_string(),
             Some(ms) => crate::config::units::format_duration(Duration::from_millis(
                 u64::try_from(ms).unwrap_or(0),
@@ -575,7 +580,8 @@ impl Storage {
         }
     }
 
-    /// Encoded bytes and blocks per tier in SQLite (raw: `None`), for the storage page.
+    /// Encoded bytes and blocks per tier in SQLite (raw: `None`), for the storage page
+    /// and `tandem_storage_tier_bytes`: one read of a small table kept by triggers.
     pub fn bytes_per_tier(&self) -> Result<Vec<(Option<i64>, u64, u64)>, StorageError> {
         Ok(self.cold.bytes_per_tier()?)
     }

@@ -738,4 +738,69 @@ fn corrupt_chunk_and_block_are_skipped_then_quarantined() {
         "series 1's block is skipped, series 2 intact"
     );
     assert_eq!(storage.counters.corruptions.load(Ordering::Relaxed), 3);
+    // The next compaction of that day quarantines the block; the tier's size drops
+    // by the damaged block and grows by the one written for the new sample.
+    let before = storage.cold.bytes_per_tier().expect("usage");
+    storage
+        .append(
+            &[series("up", "a", &[(T0 + 300 * 15_000, 1.0)])],
+            Durability::Sync,
+        )
+        .expect("append");
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.compact(i64::MAX).expect("compact");
+    let quarantined_rows: i64 = connection
+        .query_row("SELECT COUNT(*) FROM quarantined_block", [], |row| {
+            row.get(0)
+        })
+        .expect("count");
+    assert_eq!(quarantined_rows, 1);
+    let after = storage.cold.bytes_per_tier().expect("usage");
+    assert_eq!(
+        after,
+        storage.cold.bytes_per_tier_counted().expect("counted")
+    );
+    assert_eq!(after[0].2, before[0].2, "{before:?} {after:?}");
+    assert!(
+        after[0].1 < before[0].1,
+        "one sample's block is smaller: {before:?} {after:?}"
+    );
+}
+
+#[test]
+fn a_store_of_schema_1_gets_its_tier_sizes_counted_once_at_open() {
+    let dir = tempfile::tempdir().expect("temp");
+    let storage = open(dir.path());
+    storage
+        .append(
+            &[series("up", "a", &many(T0)), series("up", "b", &many(T0))],
+            Durability::Sync,
+        )
+        .expect("append");
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.compact(i64::MAX).expect("compact");
+    let expected = storage.cold.bytes_per_tier_counted().expect("counted");
+    assert_eq!(expected[0].2, 2, "{expected:?}");
+    drop(storage);
+    // What schema 1 looked like: no tier_usage table.
+    let connection =
+        rusqlite::Connection::open(dir.path().join(cold::STORAGE_FILE)).expect("sqlite");
+    connection
+        .execute_batch("DROP TABLE tier_usage; PRAGMA user_version = 1;")
+        .expect("downgrade");
+    drop(connection);
+    let storage = open(dir.path());
+    assert_eq!(storage.cold.bytes_per_tier().expect("usage"), expected);
+    // And compaction keeps it from then on.
+    storage
+        .append(&[series("up", "c", &many(T0))], Durability::Sync)
+        .expect("append");
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.compact(i64::MAX).expect("compact");
+    let after = storage.cold.bytes_per_tier().expect("usage");
+    assert_eq!(
+        after,
+        storage.cold.bytes_per_tier_counted().expect("counted")
+    );
+    assert_eq!(after[0].2, 3);
 }

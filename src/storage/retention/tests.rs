@@ -68,6 +68,13 @@ fn compact_all(storage: &Storage) {
     storage.compact(i64::MAX).expect("compact");
 }
 
+/// The per-tier sizes kept by triggers agree with a count of every block.
+fn assert_tier_usage_counted(storage: &Storage, what: &str) {
+    let kept = storage.cold.bytes_per_tier().expect("tier usage");
+    let counted = storage.cold.bytes_per_tier_counted().expect("counted");
+    assert_eq!(kept, counted, "{what}");
+}
+
 fn raw_samples(storage: &Storage, job: &str) -> Vec<Sample> {
     storage
         .select(
@@ -125,6 +132,16 @@ fn retention_removes_exactly_what_expired_per_tier_while_queries_run() {
         append(&storage, &format!("other-{job}"), &all);
     }
     compact_all(&storage);
+    assert_tier_usage_counted(&storage, "after compaction");
+    let before = storage.cold.bytes_per_tier().expect("tier usage");
+    assert_eq!(
+        before
+            .iter()
+            .map(|(tier, _, blocks)| (*tier, *blocks))
+            .collect::<Vec<_>>(),
+        [(None, 41 * 12), (Some(MINUTE), 41 * 12), (Some(HOUR), 41)],
+        "a block per series and day (days are left-open), one 60-day hourly block"
+    );
     let size_before = storage.cold.size_on_disk();
     let now = T0 + 12 * DAY + 12 * HOUR;
 
@@ -205,6 +222,7 @@ fn retention_removes_exactly_what_expired_per_tier_while_queries_run() {
 
     // The freed pages went back to the file system.
     assert!(report.bytes_freed > 0, "{report:?}");
+    assert_tier_usage_counted(&storage, "after retention");
     assert!(storage.cold.size_on_disk() < size_before);
 
     // What each tier answers for moved with it, and survives a restart.
@@ -277,6 +295,8 @@ fn late_samples_for_a_day_raw_retention_has_cut_are_merged_into_its_rollups() {
     assert!(raw_samples(&storage, "a").is_empty());
     append(&storage, "a", &odd);
     compact_all(&storage);
+    // Rollups merged in place (an upsert) are counted at their new size.
+    assert_tier_usage_counted(&storage, "after merging into stored rollups");
     // Minute buckets hold one sample each, so merging is exact; hourly buckets
     // interleave the two sets: everything but the increase is exact.
     let minute = storage
