@@ -8,6 +8,7 @@ pub mod config;
 pub mod limits;
 pub mod logging;
 pub mod model;
+pub mod peer;
 pub mod promql;
 pub mod reload;
 pub mod selfmon;

@@ -67,6 +67,9 @@ enum Command {
     Silence(SilenceArgs),
     /// Print an argon2 hash of a password for [[auth.user]] password_hash (reads stdin).
     HashPassword,
+    /// Print a fresh peer secret and the [[peer]] snippets for this instance and the
+    /// one named NAME at URL, with the steps to install them.
+    Pair(PairArgs),
     /// Print the version.
     Version,
 }
@@ -119,6 +122,32 @@ struct QueryArgs {
     tier: Option<String>,
     /// The PromQL expression.
     expr: String,
+}
+
+#[derive(Args)]
+struct PairArgs {
+    /// The other instance's name (its [server] name).
+    #[arg(long, value_name = "NAME")]
+    name: String,
+    /// The other instance's base URL, e.g. http://10.0.0.2:9797.
+    #[arg(long, value_name = "URL")]
+    peer_url: String,
+    /// This instance's name (default: [server] name from the config, else the host name).
+    #[arg(long, value_name = "NAME")]
+    self_name: Option<String>,
+    /// The URL the other instance reaches this one at (default: [server] external_url).
+    #[arg(long, value_name = "URL")]
+    self_url: Option<String>,
+    /// Config directory to read this instance's name and URL from (default: /etc/tandem
+    /// if it exists, else the embedded default).
+    #[arg(long, value_name = "DIR")]
+    config: Option<PathBuf>,
+    /// Directory of the secret files on both machines.
+    #[arg(long, value_name = "DIR", default_value = "/etc/tandem")]
+    secret_dir: String,
+    /// Heartbeat interval for both sides, e.g. 5s.
+    #[arg(long, default_value = "5s")]
+    interval: String,
 }
 
 #[derive(Args)]
@@ -202,6 +231,7 @@ fn main() -> ExitCode {
         Some(Command::Query(args)) => query(args),
         Some(Command::Silence(args)) => silence(args),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
+        Some(Command::Pair(args)) => pair(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Version) => {
             println!("tandem {VERSION} (revision {REVISION})");
             Ok(ExitCode::SUCCESS)
@@ -679,6 +709,35 @@ fn reload(args: ReloadArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{message}");
     }
     Ok(ExitCode::FAILURE)
+}
+
+fn pair(args: PairArgs) -> anyhow::Result<()> {
+    // This instance's name and URL from its config, unless both are given.
+    let (config_name, config_url) = if args.self_name.is_some() && args.self_url.is_some() {
+        (None, None)
+    } else {
+        let source = config_source(args.config.clone());
+        let loaded = config::load(&source, &Overrides::default())
+            .map_err(|error| anyhow::anyhow!("reading this instance's name and URL:\n{error}"))?;
+        (
+            Some(loaded.server.name.clone()),
+            Some(loaded.server.external_url.clone()),
+        )
+    };
+    let interval = tandem::config::units::parse_duration(&args.interval)
+        .map_err(|error| anyhow::anyhow!("--interval: {error}"))?;
+    let pairing = tandem::peer::pair::Pairing {
+        self_name: args.self_name.or(config_name).unwrap_or_default(),
+        self_url: args.self_url.or(config_url).unwrap_or_default(),
+        peer_name: args.name,
+        peer_url: args.peer_url.trim_end_matches('/').to_string(),
+        secret_dir: args.secret_dir,
+        interval,
+    };
+    pairing.check().map_err(anyhow::Error::msg)?;
+    let secret = tandem::peer::protocol::new_secret().context("reading random bytes")?;
+    print!("{}", pairing.render(&secret));
+    Ok(())
 }
 
 fn hash_password() -> anyhow::Result<()> {

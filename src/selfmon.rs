@@ -132,6 +132,28 @@ pub struct NotifyMetrics {
     pub alerts_dropped: Counter,
 }
 
+/// `peer` label of the peer metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    pub peer: String,
+}
+
+/// `reason` label of refused heartbeats.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub reason: &'static str,
+}
+
+/// The peer module's metrics (`crate::peer` updates them).
+#[derive(Clone, Default)]
+pub struct PeerMetrics {
+    pub heartbeats_sent: Family<PeerLabels, Counter>,
+    pub heartbeat_send_failures: Family<PeerLabels, Counter>,
+    pub heartbeat_bytes_sent: Family<PeerLabels, Counter>,
+    pub heartbeats_received: Family<PeerLabels, Counter>,
+    pub heartbeats_refused: Family<RefusalLabels, Counter>,
+}
+
 /// Latency buckets for HTTP handlers: 1 ms to ~16 s in powers of two, enough to see
 /// both a cached page and a slow range query.
 fn http_latency_buckets() -> impl Iterator<Item = f64> {
@@ -154,6 +176,7 @@ pub struct SelfMetrics {
     pub import: ImportMetrics,
     pub rules: RuleMetrics,
     pub notify: NotifyMetrics,
+    pub peer: PeerMetrics,
 }
 
 impl SelfMetrics {
@@ -305,8 +328,39 @@ impl SelfMetrics {
             "Alerts dropped because the notifier's queue was full",
             notify.alerts_dropped.clone(),
         );
+        let peer = PeerMetrics::default();
+        for (name, help, family) in [
+            (
+                "tandem_peer_heartbeats_sent",
+                "Heartbeats a peer accepted",
+                &peer.heartbeats_sent,
+            ),
+            (
+                "tandem_peer_heartbeat_send_failures",
+                "Heartbeats that could not be delivered to a peer (unreachable, timed out or refused)",
+                &peer.heartbeat_send_failures,
+            ),
+            (
+                "tandem_peer_heartbeat_sent_bytes",
+                "Body bytes of heartbeats sent to a peer",
+                &peer.heartbeat_bytes_sent,
+            ),
+            (
+                "tandem_peer_heartbeats_received",
+                "Heartbeats accepted from a peer",
+                &peer.heartbeats_received,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        registry.register(
+            "tandem_peer_heartbeats_refused",
+            "Heartbeats refused (and not stored), by reason",
+            peer.heartbeats_refused.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         SelfMetrics {
+            peer,
             rules,
             notify,
             import,
@@ -440,6 +494,11 @@ impl Collector for StorageCollector {
                 "tandem_storage_retention_bytes_freed",
                 "Bytes retention gave back to the file system",
                 counters.retention_bytes_freed.load(Relaxed),
+            ),
+            (
+                "tandem_storage_write_errors",
+                "Appends that failed because the WAL or hot chunk log could not be written",
+                counters.write_errors.load(Relaxed),
             ),
             (
                 "tandem_storage_wal_entries_truncated",

@@ -20,8 +20,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    // Not `#[from]`: that would make the diagnostics the error's source too, and
+    // `{:#}` would print them twice.
     #[error("invalid config:\n{0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
     #[error(transparent)]
     DataDir(#[from] crate::storage::LockError),
     #[error(transparent)]
@@ -41,6 +43,12 @@ pub enum ServeError {
     Signal(std::io::Error),
     #[error("HTTP server: {0}")]
     Server(std::io::Error),
+}
+
+impl From<ConfigError> for ServeError {
+    fn from(error: ConfigError) -> ServeError {
+        ServeError::Config(error)
+    }
 }
 
 /// Runs until SIGTERM or SIGINT, then stops within `limits::SHUTDOWN_GRACE_SECS`.
@@ -103,6 +111,17 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         metrics.rules.clone(),
         reloader.subscribe(),
     );
+    let peers = crate::peer::PeerService::start(
+        Arc::clone(&storage),
+        crate::peer::health::HealthSources {
+            storage: Arc::clone(&storage),
+            rules: rules.clone(),
+            notifier: notifier.clone(),
+            data_dir: reloader.current().data_dir.clone(),
+        },
+        metrics.peer.clone(),
+        reloader.subscribe(),
+    );
     let ready = Arc::new(AtomicBool::new(false));
     let state = actix_web::web::Data::new(WebState {
         reloader: Arc::clone(&reloader),
@@ -119,6 +138,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         alert_db: Arc::clone(&alert_db),
         rules: rules.clone(),
         notifier: notifier.clone(),
+        peers,
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -466,6 +466,7 @@ fn every_page_loads_cleanly_in_chromium() {
         ("alerts", "/alerts", false),
         ("silences", "/silences", false),
         ("targets", "/targets", false),
+        ("peer", "/peer", false),
         ("storage", "/storage", false),
         ("config", "/config", false),
     ];
@@ -648,6 +649,7 @@ fn pages_fit_a_phone_screen() {
         ("phone-overview", "/"),
         ("phone-dashboards-host", "/dashboards/host"),
         ("phone-alerts", "/alerts"),
+        ("phone-peer", "/peer"),
         ("phone-explore", "/explore?expr=temp"),
     ] {
         session.navigate(&instance.url(path));

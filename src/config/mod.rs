@@ -13,6 +13,7 @@ mod file;
 pub mod history;
 mod model;
 pub mod overview;
+pub mod peer;
 pub mod probe;
 pub mod rule_tests;
 pub mod rules;
@@ -92,6 +93,8 @@ pub struct Config {
     pub dashboards: Vec<dashboards::DashboardConfig>,
     /// `[[overview.key_metric]]`: what the overview page shows first.
     pub key_metrics: Vec<overview::KeyMetric>,
+    /// `[[peer]]`: instances this one exchanges heartbeats with.
+    pub peers: Vec<peer::PeerConfig>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -163,6 +166,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         alerting: validated.alerting,
         dashboards: validated.dashboards,
         key_metrics: validated.key_metrics,
+        peers: validated.peers,
     })
 }
 

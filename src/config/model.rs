@@ -62,6 +62,10 @@ pub struct MainFile {
     /// What the overview page shows first (`[[overview.key_metric]]`).
     #[serde(default)]
     pub overview: super::overview::OverviewSection,
+    /// Other tandem instances that this one exchanges signed heartbeats with
+    /// (`[[peer]]`), so that each notices when the other stops working.
+    #[serde(default)]
+    pub peer: Vec<super::peer::PeerSection>,
 }
 
 /// `[query]`: a query breaking one fails with a clear error; the process is unharmed.
@@ -393,6 +397,10 @@ pub struct LimitsSection {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
+    /// This instance's name, sent in heartbeats to peers (their `[[peer]] name` for it).
+    /// Letters, digits, `.`, `_`, `-`. Defaults to the host name.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
     /// Address and port to listen on: `127.0.0.1:9797`, `[::1]:9797`, `localhost:9797`, or
     /// `:9797` for every interface. Anything but loopback requires `[auth]` or
     /// `allow_unauthenticated = true`. Changing it takes effect at the next restart.
@@ -589,6 +597,7 @@ fn default_client_request_timeout() -> Spanned<ConfigDuration> {
 impl Default for ServerSection {
     fn default() -> Self {
         ServerSection {
+            name: None,
             listen: default_listen(),
             external_url: None,
             tls_cert_file: None,

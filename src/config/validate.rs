@@ -21,6 +21,8 @@ use toml::Spanned;
 /// `[server]` after validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
+    /// This instance's name (`[server] name`, default the host name): what peers call it.
+    pub name: String,
     pub listen: SocketAddr,
     pub external_url: String,
     pub tls: Option<TlsFiles>,
@@ -185,6 +187,7 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub peers: Vec<super::peer::PeerConfig>,
     pub key_metrics: Vec<super::overview::KeyMetric>,
     pub dashboards: Vec<super::dashboards::DashboardConfig>,
     pub rules: super::rules::RulesConfig,
@@ -476,7 +479,9 @@ impl<'a> Checker<'a> {
 
     fn main_file(&mut self, parsed: MainFile, overrides: &Overrides) -> Validated {
         let auth = self.auth(&parsed.auth);
-        let server = self.server(&parsed.server, &auth, overrides);
+        let mut server = self.server(&parsed.server, &auth, overrides);
+        let (name, peers) = self.peers(&parsed.server.name, &parsed.peer);
+        server.name = name;
         let data_dir = overrides
             .data_dir
             .clone()
@@ -578,6 +583,7 @@ impl<'a> Checker<'a> {
             &parsed.alerting,
         );
         Validated {
+            peers,
             statsd,
             probes,
             rules,
@@ -662,6 +668,8 @@ impl<'a> Checker<'a> {
             );
         }
         ServerConfig {
+            // Set by `peers`, which checks it.
+            name: String::new(),
             listen,
             external_url,
             tls,
@@ -709,7 +717,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn resolve(&self, path: &Path) -> PathBuf {
+    pub(super) fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
             path.to_path_buf()
         } else {

@@ -253,7 +253,14 @@ impl Storage {
         batch: &[SeriesSamples],
         durability: Durability,
     ) -> Result<AppendOutcome, StorageError> {
-        self.append_labelled(batch, durability, true)
+        self.append_labelled(batch, durability, Source::Ingest)
+    }
+
+    /// Appends series tandem writes about its own state (the peer module's), which
+    /// rules watch like any input but which are not ingest: they do not make
+    /// `last_ingest_ms` newer, so a stalled collector pipeline stays visible.
+    pub fn append_status(&self, batch: &[SeriesSamples]) -> Result<AppendOutcome, StorageError> {
+        self.append_labelled(batch, Durability::Background, Source::Status)
     }
 
     /// Appends what rules computed (recorded series, `ALERTS`). Unlike `append`, it
@@ -263,14 +270,14 @@ impl Storage {
         &self,
         batch: &[SeriesSamples],
     ) -> Result<AppendOutcome, StorageError> {
-        self.append_labelled(batch, Durability::Background, false)
+        self.append_labelled(batch, Durability::Background, Source::Rules)
     }
 
     fn append_labelled(
         &self,
         batch: &[SeriesSamples],
         durability: Durability,
-        watched: bool,
+        source: Source,
     ) -> Result<AppendOutcome, StorageError> {
         let mut outcome = AppendOutcome::default();
         let mut resolved = Vec::with_capacity(batch.len());
@@ -289,7 +296,7 @@ impl Storage {
                 }
             }
         }
-        outcome.merge(self.append_resolved(&resolved, durability, watched)?);
+        outcome.merge(self.append_resolved(&resolved, durability, source)?);
         Ok(outcome)
     }
 
@@ -303,10 +310,34 @@ impl Storage {
         batch: &[(SeriesRef, &[Sample])],
         durability: Durability,
     ) -> Result<AppendOutcome, StorageError> {
-        self.append_resolved(batch, durability, true)
+        self.append_resolved(batch, durability, Source::Ingest)
     }
 
+    /// `append_resolved_inner`, counting failures (`write_errors`) and when ingest
+    /// last stored something (`last_ingest_ms`).
     fn append_resolved(
+        &self,
+        batch: &[(SeriesRef, &[Sample])],
+        durability: Durability,
+        source: Source,
+    ) -> Result<AppendOutcome, StorageError> {
+        let result = self.append_resolved_inner(batch, durability, source != Source::Rules);
+        match &result {
+            Ok(outcome) if source == Source::Ingest && outcome.accepted > 0 => {
+                let now = crate::config::history::unix_millis(std::time::SystemTime::now());
+                self.counters
+                    .last_ingest_ms
+                    .fetch_max(now, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.counters.write_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    fn append_resolved_inner(
         &self,
         batch: &[(SeriesRef, &[Sample])],
         durability: Durability,
@@ -406,4 +437,15 @@ impl Storage {
         }
         Ok(outcome)
     }
+}
+
+/// Who appends: decides whether rules are woken and whether it counts as ingest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Collectors, scrapes, pushes, imports: wakes rules, counts as ingest.
+    Ingest,
+    /// Rule output: wakes no rule (rules reading each other cannot loop).
+    Rules,
+    /// tandem's own status series: wakes rules, not ingest.
+    Status,
 }

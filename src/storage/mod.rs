@@ -187,6 +187,11 @@ pub struct StorageCounters {
     pub retention_bytes_freed: AtomicU64,
     pub wal_entries_truncated: AtomicU64,
     pub series_created: AtomicU64,
+    /// Appends that failed (the WAL or hot chunk log could not be written or synced).
+    pub write_errors: AtomicU64,
+    /// When an ingest append (not rules, not status series) last stored a sample,
+    /// Unix ms; 0 before the first.
+    pub last_ingest_ms: std::sync::atomic::AtomicI64,
 }
 
 /// Group commit: callers that need durability share fsyncs. A waiter needs a flush

@@ -19,8 +19,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
-/// The only path reachable without credentials: liveness probes carry none.
-const UNAUTHENTICATED_PATH: &str = "/-/healthy";
+/// Paths reachable without credentials: liveness probes carry none, and heartbeats
+/// authenticate with their HMAC signature instead (`peer::protocol`).
+const UNAUTHENTICATED_PATHS: [&str; 2] = ["/-/healthy", crate::peer::protocol::PATH];
 
 /// Digests of credentials argon2 has already accepted. Keyed by a hash of user,
 /// password and the stored hash, so a changed password hash invalidates the entry.
@@ -46,7 +47,8 @@ impl AuthCache {
     }
 }
 
-/// Requires credentials on every path but `/-/healthy` when `[auth]` is configured.
+/// Requires credentials on every path but `UNAUTHENTICATED_PATHS` when `[auth]` is
+/// configured.
 pub async fn require(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -58,7 +60,7 @@ pub async fn require(
     };
     let config = state.reloader.current();
     let auth = &config.auth;
-    if request.path() == UNAUTHENTICATED_PATH || !auth.is_enabled() {
+    if UNAUTHENTICATED_PATHS.contains(&request.path()) || !auth.is_enabled() {
         return next
             .call(request)
             .await

@@ -43,6 +43,8 @@ pub struct WebState {
     pub rules: crate::alert::rules::RuleManager,
     /// The notifier: silences are added and expired through it.
     pub notifier: crate::alert::notify::Notifier,
+    /// Pairing: receives heartbeats; the peer page's own column.
+    pub peers: crate::peer::PeerService,
 }
 
 /// Refuses a request whose declared body is larger than the server's limit before
@@ -55,8 +57,12 @@ pub async fn limit_body(
     actix_web::Error,
 > {
     // Ingest endpoints have their own, larger limits ([storage] import_body_bytes_max
-    // and remote_write_body_bytes_max), checked by their handlers while reading.
-    if request.path().starts_with("/api/v1/import/") || request.path() == "/api/v1/write" {
+    // and remote_write_body_bytes_max), checked by their handlers while reading; so
+    // does the heartbeat endpoint (a small one, `peer::protocol::BODY_BYTES_MAX`).
+    if request.path().starts_with("/api/v1/import/")
+        || request.path() == "/api/v1/write"
+        || request.path() == crate::peer::protocol::PATH
+    {
         return next
             .call(request)
             .await
@@ -118,6 +124,10 @@ pub fn configure(
             web::post().to(api::import::prometheus),
         )
         .route("/api/v1/write", web::post().to(api::write::receive))
+        .route(
+            crate::peer::protocol::PATH,
+            web::post().to(api::peer::heartbeat),
+        )
         .route("/api/v1/rules", web::get().to(api::alerts::rules))
         .route("/api/v1/alerts", web::get().to(api::alerts::alerts))
         .route(
@@ -166,6 +176,7 @@ pub fn configure(
             "/silences/{id}/expire",
             web::post().to(page::silences::expire),
         )
+        .route("/peer", web::get().to(page::peer::show))
         .route("/storage", web::get().to(page::storage::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))

@@ -23,6 +23,7 @@ pub mod payload;
 pub mod route;
 mod runner;
 pub mod silence;
+pub mod status;
 pub mod store;
 pub mod webhook;
 
@@ -81,6 +82,7 @@ struct Queue {
 struct Shared {
     db: Arc<AlertDb>,
     metrics: NotifyMetrics,
+    status: Arc<status::DeliveryStatus>,
     configs: tokio::sync::watch::Receiver<Arc<Config>>,
     queue: Mutex<Queue>,
     queue_alerts_max: AtomicUsize,
@@ -125,6 +127,7 @@ impl Notifier {
         let shared = Arc::new(Shared {
             db,
             metrics,
+            status: Arc::default(),
             configs: configs.clone(),
             queue: Mutex::new(Queue::default()),
             queue_alerts_max: AtomicUsize::new(queue_alerts_max),
@@ -137,6 +140,11 @@ impl Notifier {
         let task = tokio::spawn(runner::run(Arc::clone(&shared), configs, stop_receiver));
         *lock(&shared.task) = Some(task);
         Notifier { shared }
+    }
+
+    /// How deliveries are going: integrations whose newest attempt failed.
+    pub fn delivery_health(&self) -> status::DeliveryHealth {
+        self.shared.status.health()
     }
 
     /// Hands alerts over from the rule manager: after each evaluation of a group,

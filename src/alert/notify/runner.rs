@@ -31,6 +31,7 @@ struct Deliverer {
     client: Option<reqwest::Client>,
     db: Arc<AlertDb>,
     metrics: NotifyMetrics,
+    status: Arc<super::status::DeliveryStatus>,
     results: mpsc::Sender<Attempt>,
     slots: Arc<Semaphore>,
 }
@@ -68,6 +69,7 @@ pub(super) async fn run(
             client: http_client(),
             db: Arc::clone(&shared.db),
             metrics: shared.metrics.clone(),
+            status: Arc::clone(&shared.status),
             results,
             slots: Arc::new(Semaphore::new(slots_total)),
         },
@@ -184,6 +186,13 @@ fn reconfigure(shared: &Shared, state: &mut State, config: &Config) {
     state
         .dispatcher
         .reconfigure(&config.alerting, &config.server.external_url, now_ms());
+    let receivers: Vec<&str> = config
+        .alerting
+        .receivers
+        .iter()
+        .map(|receiver| receiver.name.as_str())
+        .collect();
+    shared.status.retain_receivers(&receivers);
     let has_receivers = state.dispatcher.has_receivers();
     if has_receivers != state.had_receivers {
         if has_receivers {
@@ -310,6 +319,11 @@ async fn deliver(deliverer: Deliverer, notification: Notification) {
         Err(_) => Err(Error::Transient("the notifier is shutting down".into())),
     };
     deliverer.metrics.notifications.get_or_create(&labels).inc();
+    deliverer.status.record(
+        &labels.receiver,
+        labels.integration,
+        result.as_ref().err().map(ToString::to_string),
+    );
     if result.is_err() {
         deliverer
             .metrics

@@ -41,6 +41,8 @@ pub struct GroupHandle {
     stopped: AtomicBool,
     pending: AtomicI64,
     firing: AtomicI64,
+    /// When this handle was made (Unix ms): lag counts from here until a first evaluation.
+    started_ms: i64,
 }
 
 impl GroupHandle {
@@ -66,6 +68,13 @@ struct Inner {
     groups: RwLock<Vec<Arc<GroupHandle>>>,
     /// Interest id (position) → the group it belongs to.
     interests: RwLock<Vec<Arc<GroupHandle>>>,
+}
+
+/// `RuleManager::health`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RuleHealth {
+    pub evaluation_lag_seconds: f64,
+    pub firing: u64,
 }
 
 /// The rule manager; cheap to clone.
@@ -148,6 +157,26 @@ impl RuleManager {
             .clone()
     }
 
+    /// How rule evaluation is keeping up at `now_ms`, for the peer heartbeat: the
+    /// longest a group is overdue (time since its last evaluation beyond its
+    /// interval; a group never evaluated counts from its start), and alerts firing.
+    pub fn health(&self, now_ms: i64) -> RuleHealth {
+        let mut health = RuleHealth::default();
+        for handle in self.groups() {
+            health.firing += handle.firing.load(Ordering::Relaxed).max(0) as u64;
+            let last = handle
+                .lock()
+                .last_evaluation_ms
+                .unwrap_or(handle.started_ms);
+            let interval_ms = handle.config.interval.as_millis() as i64;
+            let overdue_ms = (now_ms - last - interval_ms).max(0);
+            health.evaluation_lag_seconds = health
+                .evaluation_lag_seconds
+                .max(overdue_ms as f64 / 1000.0);
+        }
+        health
+    }
+
     /// Stops every group task (state is already persisted after each evaluation).
     pub fn stop(&self) {
         for handle in self.groups() {
@@ -212,6 +241,7 @@ impl RuleManager {
                 stopped: AtomicBool::new(false),
                 pending: AtomicI64::new(0),
                 firing: AtomicI64::new(0),
+                started_ms: now_ms(),
             });
             let task = self.clone();
             let running = Arc::clone(&handle);

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod import;
+pub mod peer;
 pub mod query;
 pub mod silences;
 pub mod status;

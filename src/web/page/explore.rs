@@ -188,7 +188,14 @@ pub async fn show(request: HttpRequest, state: web::Data<WebState>) -> HttpRespo
     let shades = if alertname.is_empty() {
         Vec::new()
     } else {
-        firing_intervals(&state, &alertname, start_ms, end_ms, step_ms).await
+        firing_intervals(
+            &state,
+            &[("alertname", &alertname)],
+            start_ms,
+            end_ms,
+            step_ms,
+        )
+        .await
     };
     let options = ChartOptions {
         title: if page.graphed == expr {
@@ -265,17 +272,21 @@ fn split_threshold(expr: &str, parsed: &Expr) -> (String, Option<f64>) {
     (expr.to_string(), None)
 }
 
-/// The intervals in which `ALERTS{alertname=..., alertstate="firing"}` had samples,
-/// read through the engine like any other series.
-async fn firing_intervals(
+/// The intervals in which `ALERTS{<matchers>, alertstate="firing"}` had samples,
+/// read through the engine like any other series; each shade is labelled with the
+/// alert's name and its other labels. The peer page shades `PeerDown` this way too.
+pub(super) async fn firing_intervals(
     state: &WebState,
-    alertname: &str,
+    matchers: &[(&str, &str)],
     start_ms: i64,
     end_ms: i64,
     step_ms: i64,
 ) -> Vec<Shade> {
-    let escaped = alertname.replace('\\', "\\\\").replace('"', "\\\"");
-    let query = format!(r#"ALERTS{{alertname="{escaped}", alertstate="firing"}}"#);
+    let mut selector = String::new();
+    for (name, value) in matchers {
+        selector.push_str(&format!("{name}={}, ", super::promql_string(value)));
+    }
+    let query = format!(r#"ALERTS{{{selector}alertstate="firing"}}"#);
     let storage = std::sync::Arc::clone(&state.storage);
     let Ok((result, _)) = run_for_page(state, move |options| {
         crate::promql::range(&storage, &query, start_ms, end_ms, step_ms, &options)
@@ -290,7 +301,8 @@ async fn firing_intervals(
     let mut shades = Vec::new();
     for (labels, samples) in series {
         let label = format!(
-            "{alertname} firing {}",
+            "{} firing {}",
+            labels.get("alertname").unwrap_or(""),
             series_name(&labels.without(&["__name__", "alertstate", "alertname"]))
         );
         let mut run: Option<(i64, i64)> = None;

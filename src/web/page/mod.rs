@@ -7,6 +7,7 @@ pub mod dashboards;
 pub mod explore;
 pub mod live;
 pub mod overview;
+pub mod peer;
 pub mod silences;
 pub mod storage;
 pub mod targets;
@@ -68,7 +69,7 @@ impl Nav {
         }
     }
 
-    pub fn entries(&self) -> [(&'static str, &'static str, bool); 8] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 9] {
         [
             ("/", "Overview", self.current == "overview"),
             ("/dashboards", "Dashboards", self.current == "dashboards"),
@@ -76,10 +77,48 @@ impl Nav {
             ("/alerts", "Alerts", self.current == "alerts"),
             ("/silences", "Silences", self.current == "silences"),
             ("/targets", "Targets", self.current == "targets"),
+            ("/peer", "Peer", self.current == "peer"),
             ("/storage", "Storage", self.current == "storage"),
             ("/config", "Config", self.current == "config"),
         ]
     }
+}
+
+/// An instant query's series and values at `t_ms`, through the page query path
+/// (`run_for_page`); a scalar or string result is no series.
+pub async fn instant_vector(
+    state: &crate::web::WebState,
+    query: String,
+    t_ms: i64,
+) -> Result<Vec<(crate::model::Labels, f64)>, String> {
+    let storage = std::sync::Arc::clone(&state.storage);
+    let (result, _) = crate::web::api::query::run_for_page(state, move |options| {
+        crate::promql::instant(&storage, &query, t_ms, &options)
+    })
+    .await?;
+    Ok(match result.value {
+        crate::promql::value::QueryValue::Vector(samples) => samples
+            .into_iter()
+            .map(|(labels, sample)| (labels, sample.v))
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// `text` as a PromQL string literal, for label values pages put into queries.
+pub fn promql_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '\n' => quoted.push_str("\\n"),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// `2026-11-23 03:40:12 UTC` for a Unix time in milliseconds.
@@ -118,5 +157,12 @@ mod tests {
             "3d 4h"
         );
         assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn label_values_are_quoted_for_promql() {
+        assert_eq!(promql_string("b"), r#""b""#);
+        assert_eq!(promql_string(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(promql_string("a\nb"), r#""a\nb""#);
     }
 }

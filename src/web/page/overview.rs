@@ -1,6 +1,6 @@
 //! `/`: the overview page: the key metrics of `[[overview.key_metric]]` (value,
-//! health, last hour as a sparkline), firing alerts, storage health, version, uptime,
-//! the running config and the last reload.
+//! health, last hour as a sparkline), firing alerts, storage health, each peer's
+//! state, version, uptime, the running config and the last reload.
 //! Does not: read samples except through the PromQL engine.
 
 use super::{Nav, format_age, format_time, render};
@@ -28,6 +28,21 @@ struct KeyMetricCard {
     bound: String,
     sparkline: String,
     error: Option<String>,
+}
+
+/// One `[[peer]]` in a line: from its `tandem_peer_*` series.
+struct PeerSummary {
+    name: String,
+    /// `up`, `down`, `waiting for a first heartbeat`, or `no data`.
+    state: &'static str,
+    state_class: &'static str,
+    /// `last heartbeat 4.2 s ago`, or `no heartbeat yet`.
+    heartbeat: String,
+    /// `reachable`, `unreachable`, or `no data`.
+    reachable: &'static str,
+    reachable_class: &'static str,
+    /// How many alerts the peer reports firing, once it has reported.
+    firing: Option<String>,
 }
 
 struct FiringAlert {
@@ -58,6 +73,8 @@ struct OverviewPage {
     key_metrics: Vec<KeyMetricCard>,
     firing: Vec<FiringAlert>,
     pending: usize,
+    peers: Vec<PeerSummary>,
+    peers_error: Option<String>,
     series: u64,
     corruptions: u64,
     disk: String,
@@ -83,11 +100,14 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
         key_metrics.push(key_metric_card(&state, metric).await);
     }
     let (firing, pending) = firing_alerts(&state, &config.server.external_url);
+    let (peers, peers_error) = peer_summaries(&state, &config.peers).await;
     let stats = state.storage.stats();
     let page = OverviewPage {
         key_metrics,
         firing,
         pending,
+        peers,
+        peers_error,
         series: stats.series,
         corruptions: state
             .storage
@@ -219,4 +239,69 @@ fn firing_alerts(state: &WebState, external_url: &str) -> (Vec<FiringAlert>, usi
         firing.into_iter().map(|(_, alert)| alert).collect(),
         pending,
     )
+}
+
+/// Each configured peer's state, heartbeat age, reachability and reported firing
+/// alerts, from one query over the `tandem_peer_*` series.
+async fn peer_summaries(
+    state: &WebState,
+    peers: &[crate::config::peer::PeerConfig],
+) -> (Vec<PeerSummary>, Option<String>) {
+    if peers.is_empty() {
+        return (Vec::new(), None);
+    }
+    let now_ms = crate::alert::rules::now_ms();
+    let query = r#"{__name__=~"tandem_peer_(up|reachable|last_heartbeat_timestamp_seconds|reported_firing_alerts)"}"#;
+    let (series, error) = match super::instant_vector(state, query.to_string(), now_ms).await {
+        Ok(series) => (series, None),
+        Err(error) => (Vec::new(), Some(error)),
+    };
+    let summaries = peers
+        .iter()
+        .map(|peer| {
+            peer_summary(&peer.name, now_ms, |name| {
+                series
+                    .iter()
+                    .find(|(labels, _)| {
+                        labels.metric_name() == Some(name)
+                            && labels.get("peer") == Some(peer.name.as_str())
+                    })
+                    .map(|(_, value)| *value)
+            })
+        })
+        .collect();
+    (summaries, error)
+}
+
+/// One peer's line; `value` gives the value of its series by metric name.
+fn peer_summary(name: &str, now_ms: i64, value: impl Fn(&str) -> Option<f64>) -> PeerSummary {
+    let last_heartbeat = value("tandem_peer_last_heartbeat_timestamp_seconds");
+    let (state, state_class) = match value("tandem_peer_up") {
+        Some(0.0) => ("down", "bad"),
+        Some(_) if last_heartbeat.is_none() => ("waiting for a first heartbeat", "warn"),
+        Some(_) => ("up", "ok"),
+        None => ("no data", "muted"),
+    };
+    let (reachable, reachable_class) = match value("tandem_peer_reachable") {
+        Some(0.0) => ("unreachable", "bad"),
+        Some(_) => ("reachable", "ok"),
+        None => ("no data", "muted"),
+    };
+    let heartbeat = match last_heartbeat {
+        Some(seconds) => format!(
+            "last heartbeat {} ago",
+            chart::format_value(now_ms as f64 / 1000.0 - seconds, Unit::Seconds)
+        ),
+        None => "no heartbeat yet".to_string(),
+    };
+    PeerSummary {
+        name: name.to_string(),
+        state,
+        state_class,
+        heartbeat,
+        reachable,
+        reachable_class,
+        firing: value("tandem_peer_reported_firing_alerts")
+            .map(|count| chart::format_value(count, Unit::Short)),
+    }
 }
