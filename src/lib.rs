@@ -14,4 +14,5 @@ pub mod reload;
 pub mod selfmon;
 pub mod serve;
 pub mod storage;
+pub mod watchdog;
 pub mod web;

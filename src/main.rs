@@ -70,6 +70,13 @@ enum Command {
     /// Print a fresh peer secret and the [[peer]] snippets for this instance and the
     /// one named NAME at URL, with the steps to install them.
     Pair(PairArgs),
+    /// Print shell completions for bash, zsh or fish.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), as the Debian package installs it.
+    Man,
     /// Print the version.
     Version,
 }
@@ -232,6 +239,12 @@ fn main() -> ExitCode {
         Some(Command::Silence(args)) => silence(args),
         Some(Command::HashPassword) => hash_password().map(|()| ExitCode::SUCCESS),
         Some(Command::Pair(args)) => pair(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Completions { shell }) => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tandem", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => man().map(|()| ExitCode::SUCCESS),
         Some(Command::Version) => {
             println!("tandem {VERSION} (revision {REVISION})");
             Ok(ExitCode::SUCCESS)
@@ -738,6 +751,54 @@ fn pair(args: PairArgs) -> anyhow::Result<()> {
     let secret = tandem::peer::protocol::new_secret().context("reading random bytes")?;
     print!("{}", pairing.render(&secret));
     Ok(())
+}
+
+/// `tandem(1)`: the top-level page, with each command's usage and options as a
+/// section of it (one page, so `man tandem` shows everything).
+fn man() -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let page = clap_mangen::Man::new(command.clone());
+    let mut out = Vec::new();
+    page.render_title(&mut out)?;
+    page.render_name_section(&mut out)?;
+    page.render_synopsis_section(&mut out)?;
+    page.render_description_section(&mut out)?;
+    page.render_options_section(&mut out)?;
+    for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = sub.get_name();
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        out.extend_from_slice(format!(".SH \"TANDEM {}\"\n", name.to_uppercase()).as_bytes());
+        out.extend_from_slice(roff_escape(&about).as_bytes());
+        out.push(b'\n');
+        let sub_page = clap_mangen::Man::new(sub.clone().bin_name(format!("tandem {name}")));
+        let mut synopsis = Vec::new();
+        sub_page.render_synopsis_section(&mut synopsis)?;
+        let mut options = Vec::new();
+        sub_page.render_options_section(&mut options)?;
+        // Demote the sub-page's sections to subsections of this one.
+        for part in [synopsis, options] {
+            let text = String::from_utf8_lossy(&part).replace(".SH ", ".SS ");
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+    page.render_version_section(&mut out)?;
+    out.extend_from_slice(
+        b".SH FILES\n.TP\n/etc/tandem/\nthe config directory: tandem.toml, rules/, dashboards/, silences/\n.TP\n/var/lib/tandem/\nthe data directory of the packaged service\n.SH SEE ALSO\n/usr/share/doc/tandem/README.md\n",
+    );
+    use std::io::Write;
+    std::io::stdout().write_all(&out)?;
+    Ok(())
+}
+
+/// Text safe in a roff paragraph: no leading dot or quote, backslashes doubled.
+fn roff_escape(text: &str) -> String {
+    let text = text.replace('\\', "\\e");
+    if text.starts_with(['.', '\'']) {
+        format!("\\&{text}")
+    } else {
+        text
+    }
 }
 
 fn hash_password() -> anyhow::Result<()> {

@@ -183,9 +183,17 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
             }
         }
         tracing::info!("stopping: finishing in-flight requests");
+        crate::watchdog::stopping();
         handle.stop(true).await;
     });
-    let maintenance = tokio::spawn(maintain_storage(Arc::clone(&storage), reloader.subscribe()));
+    let maintenance_ms = Arc::new(std::sync::atomic::AtomicI64::new(
+        crate::config::history::unix_millis(SystemTime::now()),
+    ));
+    let maintenance = tokio::spawn(maintain_storage(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+        Arc::clone(&maintenance_ms),
+    ));
     let (stop_scraping, scraping_stopped) = tokio::sync::oneshot::channel();
     let scraping = tokio::spawn(crate::collect::scrape::run(
         Arc::clone(&storage),
@@ -213,8 +221,14 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     ));
     ready.store(true, Ordering::Release);
     tracing::info!(%listen, "tandem is ready");
+    crate::watchdog::ready();
+    let watchdog = tokio::spawn(crate::watchdog::run(crate::watchdog::Progress {
+        maintenance_ms,
+        rules: rules.clone(),
+    }));
     server.await.map_err(ServeError::Server)?;
     maintenance.abort();
+    watchdog.abort();
     // Scrape loops write staleness markers as they stop. Aborting them raced with the
     // runtime's shutdown (the markers were written or not depending on how long the
     // final checkpoint took), so stop them and wait, bounded by the grace period.
@@ -254,9 +268,12 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
 
 /// Background storage work: checkpoints (catalog to SQLite, WAL truncation) every
 /// few seconds, sealing idle chunks and compacting the hot window every minute.
+/// Checkpoints, compacts and applies retention on its ticks; `finished_ms` is when
+/// the last round ended (the watchdog's proof that storage is not hung).
 async fn maintain_storage(
     storage: Arc<crate::storage::Storage>,
     configs: tokio::sync::watch::Receiver<Arc<Config>>,
+    finished_ms: Arc<std::sync::atomic::AtomicI64>,
 ) {
     let mut ticks = 0u64;
     let mut interval = tokio::time::interval(Duration::from_secs(limits::CHECKPOINT_INTERVAL_SECS));
@@ -298,6 +315,10 @@ async fn maintain_storage(
             }
             Err(error) => tracing::error!(%error, "BUG: storage maintenance panicked"),
         }
+        finished_ms.store(
+            crate::config::history::unix_millis(SystemTime::now()),
+            Ordering::Relaxed,
+        );
     }
 }
 

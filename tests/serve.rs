@@ -151,6 +151,8 @@ fn invalid_config_refuses_to_start_with_positions() {
         stderr.contains("tandem.toml:5:9: log.level: unknown value `loud`"),
         "{stderr}"
     );
+    // Each diagnostic once (not repeated as the error's cause).
+    assert_eq!(stderr.matches("tandem.toml:2:1:").count(), 1, "{stderr}");
 }
 
 #[test]
@@ -267,4 +269,42 @@ fn version_and_check_commands() {
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.trim_end().ends_with("6 errors"), "{stderr}");
+}
+
+/// What the Debian package ships beside the binary comes from the binary: a man page
+/// covering every command, and completions for three shells.
+#[test]
+fn man_page_and_completions_cover_every_command() {
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(common::BIN)
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let man = run(&["man"]);
+    assert!(man.contains(".TH tandem 1"), "{man}");
+    for command in [
+        "SERVE",
+        "CHECK",
+        "RELOAD",
+        "IMPORT",
+        "QUERY",
+        "SILENCE",
+        "PAIR",
+        "COMPLETIONS",
+    ] {
+        assert!(
+            man.contains(&format!(".SH \"TANDEM {command}\"")),
+            "{command}"
+        );
+    }
+    assert!(
+        man.contains("\\fB\\-\\-peer\\-url\\fR"),
+        "pair's options are listed"
+    );
+    assert!(run(&["completions", "bash"]).contains("_tandem()"));
+    assert!(run(&["completions", "zsh"]).starts_with("#compdef tandem"));
+    assert!(run(&["completions", "fish"]).contains("complete -c tandem"));
 }
