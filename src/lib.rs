@@ -11,6 +11,7 @@ pub mod model;
 pub mod peer;
 pub mod promql;
 pub mod reload;
+pub mod remote;
 pub mod selfmon;
 pub mod serve;
 pub mod storage;

@@ -132,6 +132,46 @@ pub struct NotifyMetrics {
     pub alerts_dropped: Counter,
 }
 
+/// `queue` label of the remote_write sender's metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub queue: String,
+}
+
+/// `queue` and `state` (sent, retried, dropped) of sent samples.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueStateLabels {
+    pub queue: String,
+    pub state: &'static str,
+}
+
+/// `queue` and `reason` of dropped samples.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueReasonLabels {
+    pub queue: String,
+    pub reason: String,
+}
+
+/// The remote_write sender's metrics (`crate::remote` updates them).
+#[derive(Clone, Default)]
+pub struct RemoteSendMetrics {
+    /// Samples by outcome: `sent` (acknowledged), `retried` (in a request that is
+    /// retried), `dropped` (given up, see `dropped`).
+    pub samples: Family<QueueStateLabels, Counter>,
+    pub dropped: Family<QueueReasonLabels, Counter>,
+    /// Samples read from the WAL and not yet acknowledged.
+    pub pending: Family<QueueLabels, Gauge>,
+    /// Newest sample timestamp acknowledged (Unix seconds).
+    pub highest_sent_timestamp: Family<QueueLabels, Gauge<f64, AtomicU64>>,
+    pub shards: Family<QueueLabels, Gauge>,
+    /// Requests retried (5xx, 429, no answer).
+    pub retries: Family<QueueLabels, Counter>,
+    /// WAL bytes not sent yet.
+    pub backlog_bytes: Family<QueueLabels, Gauge>,
+    /// WAL segments deleted before they were sent (the backlog limit was reached).
+    pub wal_segments_lost: Family<QueueLabels, Counter>,
+}
+
 /// `peer` label of the peer metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PeerLabels {
@@ -177,6 +217,7 @@ pub struct SelfMetrics {
     pub rules: RuleMetrics,
     pub notify: NotifyMetrics,
     pub peer: PeerMetrics,
+    pub remote_send: RemoteSendMetrics,
 }
 
 impl SelfMetrics {
@@ -358,8 +399,50 @@ impl SelfMetrics {
             "Heartbeats refused (and not stored), by reason",
             peer.heartbeats_refused.clone(),
         );
+        let remote_send = RemoteSendMetrics::default();
+        registry.register(
+            "tandem_remote_write_samples",
+            "Samples of [[remote_write]] queues, by state: sent, retried, dropped",
+            remote_send.samples.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_dropped_samples",
+            "Samples a [[remote_write]] queue gave up on, by reason (http_<code>, unknown_series)",
+            remote_send.dropped.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_pending_samples",
+            "Samples read from the WAL and not yet acknowledged by the receiver",
+            remote_send.pending.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_highest_sent_timestamp_seconds",
+            "Newest sample timestamp the receiver acknowledged",
+            remote_send.highest_sent_timestamp.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_shards",
+            "Concurrent senders of a queue",
+            remote_send.shards.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_retries",
+            "Requests retried after 5xx, 429 or no answer",
+            remote_send.retries.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_backlog_bytes",
+            "WAL bytes a queue has not sent yet",
+            remote_send.backlog_bytes.clone(),
+        );
+        registry.register(
+            "tandem_remote_write_wal_segments_lost",
+            "WAL segments deleted before a queue sent them (backlog_bytes_max reached)",
+            remote_send.wal_segments_lost.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         SelfMetrics {
+            remote_send,
             peer,
             rules,
             notify,

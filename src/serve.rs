@@ -111,6 +111,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         metrics.rules.clone(),
         reloader.subscribe(),
     );
+    let metrics_for_remote = metrics.remote_send.clone();
     let peers = crate::peer::PeerService::start(
         Arc::clone(&storage),
         crate::peer::health::HealthSources {
@@ -213,6 +214,13 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
         reloader.subscribe(),
         statsd_stopped,
     ));
+    crate::remote::prepare(&storage, &reloader.current(), &reloader.current().data_dir);
+    let remote_writing = tokio::spawn(crate::remote::run(
+        Arc::clone(&storage),
+        reloader.subscribe(),
+        metrics_for_remote.clone(),
+        reloader.current().data_dir.clone(),
+    ));
     let (stop_probes, probes_stopped) = tokio::sync::oneshot::channel();
     let probing = tokio::spawn(crate::collect::probe::run(
         Arc::clone(&storage),
@@ -229,6 +237,7 @@ pub async fn serve(source: ConfigSource, overrides: Overrides) -> Result<(), Ser
     server.await.map_err(ServeError::Server)?;
     maintenance.abort();
     watchdog.abort();
+    remote_writing.abort();
     // Scrape loops write staleness markers as they stop. Aborting them raced with the
     // runtime's shutdown (the markers were written or not depending on how long the
     // final checkpoint took), so stop them and wait, bounded by the grace period.

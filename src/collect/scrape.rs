@@ -300,7 +300,15 @@ type Fetched = Result<(bytes::Bytes, Format), String>;
 /// The client of a job: the shared one, or one with the job's TLS settings (a client
 /// holds its connection pool, so it is built once per target, not per scrape).
 fn job_client(job: &ScrapeJob, shared: reqwest::Client) -> Result<reqwest::Client, String> {
-    let tls = &job.tls;
+    client_with_tls(&job.tls, shared)
+}
+
+/// `shared`, or a client with these TLS settings when they differ from the defaults
+/// (also the remote_write sender's).
+pub(crate) fn client_with_tls(
+    tls: &crate::config::ScrapeTlsConfig,
+    shared: reqwest::Client,
+) -> Result<reqwest::Client, String> {
     if tls.ca_pem.is_none() && tls.identity_pem.is_none() && !tls.insecure_skip_verify {
         return Ok(shared);
     }
@@ -323,7 +331,7 @@ fn job_client(job: &ScrapeJob, shared: reqwest::Client) -> Result<reqwest::Clien
 
 /// A secret file's content without its trailing newline, read at each scrape so that
 /// a rotated secret is used without a reload.
-async fn read_secret(path: &std::path::Path) -> Result<String, String> {
+pub(crate) async fn read_secret(path: &std::path::Path) -> Result<String, String> {
     let metadata = tokio::fs::metadata(path)
         .await
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;

@@ -15,6 +15,7 @@ mod model;
 pub mod overview;
 pub mod peer;
 pub mod probe;
+pub mod remote_write;
 pub mod rule_tests;
 pub mod rules;
 pub mod statsd;
@@ -26,8 +27,8 @@ pub use file::{Diagnostic, SourceFile, line_column, suggest};
 pub use model::{LogFormat, LogLevel, MainFile, ScrapeScheme};
 pub use target_file::{TargetFileError, TargetFileFormat, TargetGroup, parse_target_file};
 pub use validate::{
-    AuthConfig, BasicUser, BearerToken, HostCollectConfig, QueryConfig, ScrapeJob, ServerConfig,
-    StorageConfig, TlsFiles,
+    AuthConfig, BasicUser, BearerToken, HostCollectConfig, QueryConfig, ScrapeBasicAuthFiles,
+    ScrapeJob, ScrapeTlsConfig, ServerConfig, StorageConfig, TlsFiles,
 };
 
 use crate::limits;
@@ -95,6 +96,8 @@ pub struct Config {
     pub key_metrics: Vec<overview::KeyMetric>,
     /// `[[peer]]`: instances this one exchanges heartbeats with.
     pub peers: Vec<peer::PeerConfig>,
+    /// `[[remote_write]]`: queues sending stored samples to other systems.
+    pub remote_write: Vec<remote_write::RemoteWriteConfig>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -167,6 +170,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         dashboards: validated.dashboards,
         key_metrics: validated.key_metrics,
         peers: validated.peers,
+        remote_write: validated.remote_write,
     })
 }
 

@@ -66,6 +66,10 @@ pub struct MainFile {
     /// (`[[peer]]`), so that each notices when the other stops working.
     #[serde(default)]
     pub peer: Vec<super::peer::PeerSection>,
+    /// Where to send everything stored, as Prometheus remote_write
+    /// (`[[remote_write]]`), one entry per receiver.
+    #[serde(default)]
+    pub remote_write: Vec<super::remote_write::RemoteWriteSection>,
 }
 
 /// `[query]`: a query breaking one fails with a clear error; the process is unharmed.

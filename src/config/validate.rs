@@ -187,6 +187,7 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub remote_write: Vec<super::remote_write::RemoteWriteConfig>,
     pub peers: Vec<super::peer::PeerConfig>,
     pub key_metrics: Vec<super::overview::KeyMetric>,
     pub dashboards: Vec<super::dashboards::DashboardConfig>,
@@ -582,7 +583,9 @@ impl<'a> Checker<'a> {
             &parsed.inhibit_rule,
             &parsed.alerting,
         );
+        let remote_write = self.remote_writes(&parsed.remote_write);
         Validated {
+            remote_write,
             peers,
             statsd,
             probes,
@@ -990,6 +993,11 @@ impl<'a> Checker<'a> {
                 ),
             );
         }
+        let (basic_auth, bearer_token_file) = self.secret_files(
+            section.basic_auth.as_ref(),
+            section.bearer_token_file.as_ref(),
+            &key,
+        );
         ScrapeJob {
             job: job.clone(),
             targets,
@@ -1007,37 +1015,50 @@ impl<'a> Checker<'a> {
             relabel: self.relabel_rules(&section.relabel, &format!("{key}.relabel")),
             metric_relabel: self
                 .relabel_rules(&section.metric_relabel, &format!("{key}.metric_relabel")),
-            basic_auth: section.basic_auth.as_ref().map(|basic| {
-                let password_file = self.resolve(basic.password_file.get_ref());
-                if let Err(error) = std::fs::metadata(&password_file) {
-                    self.error(
-                        basic.password_file.span(),
-                        format!(
-                            "{key}.basic_auth.password_file: cannot read {}: {error}",
-                            password_file.display()
-                        ),
-                    );
-                }
-                ScrapeBasicAuthFiles {
-                    username: basic.username.get_ref().clone(),
-                    password_file,
-                }
-            }),
-            bearer_token_file: section.bearer_token_file.as_ref().map(|file| {
-                let path = self.resolve(file.get_ref());
-                if let Err(error) = std::fs::metadata(&path) {
-                    self.error(
-                        file.span(),
-                        format!(
-                            "{key}.bearer_token_file: cannot read {}: {error}",
-                            path.display()
-                        ),
-                    );
-                }
-                path
-            }),
+            basic_auth,
+            bearer_token_file,
             tls: self.scrape_tls(section.tls.as_ref(), &key),
         }
+    }
+
+    /// `basic_auth` and `bearer_token_file` of a scrape job or a remote_write queue,
+    /// with the files checked to exist (they are read at each use).
+    pub(super) fn secret_files(
+        &mut self,
+        basic_auth: Option<&super::model::ScrapeBasicAuth>,
+        bearer_token_file: Option<&Spanned<PathBuf>>,
+        key: &str,
+    ) -> (Option<ScrapeBasicAuthFiles>, Option<PathBuf>) {
+        let basic_auth = basic_auth.map(|basic| {
+            let password_file = self.resolve(basic.password_file.get_ref());
+            if let Err(error) = std::fs::metadata(&password_file) {
+                self.error(
+                    basic.password_file.span(),
+                    format!(
+                        "{key}.basic_auth.password_file: cannot read {}: {error}",
+                        password_file.display()
+                    ),
+                );
+            }
+            ScrapeBasicAuthFiles {
+                username: basic.username.get_ref().clone(),
+                password_file,
+            }
+        });
+        let bearer_token_file = bearer_token_file.map(|file| {
+            let path = self.resolve(file.get_ref());
+            if let Err(error) = std::fs::metadata(&path) {
+                self.error(
+                    file.span(),
+                    format!(
+                        "{key}.bearer_token_file: cannot read {}: {error}",
+                        path.display()
+                    ),
+                );
+            }
+            path
+        });
+        (basic_auth, bearer_token_file)
     }
 
     /// `file_sd` patterns as globs under the config directory. The directory part is
@@ -1068,7 +1089,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Relabel rules, each checked as Prometheus checks them; errors point at the rule.
-    fn relabel_rules(
+    pub(super) fn relabel_rules(
         &mut self,
         sections: &[Spanned<RelabelSection>],
         key: &str,
@@ -1095,7 +1116,7 @@ impl<'a> Checker<'a> {
 
     /// `[scrape.tls]` with its files read and checked now, so a reload fails on a
     /// missing or malformed file instead of every scrape.
-    fn scrape_tls(&mut self, tls: Option<&ScrapeTls>, key: &str) -> ScrapeTlsConfig {
+    pub(super) fn scrape_tls(&mut self, tls: Option<&ScrapeTls>, key: &str) -> ScrapeTlsConfig {
         let Some(tls) = tls else {
             return ScrapeTlsConfig::default();
         };

@@ -490,26 +490,8 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Value, EvalError> {
         let at = self.resolve_at(selector.at);
         let lookback = self.options.lookback_ms;
-        let (first, last) = match at {
-            Some(at) => (at - selector.offset, at - selector.offset),
-            None => (steps.start - selector.offset, steps.end - selector.offset),
-        };
-        let mint = first - lookback + 1;
-        let resolution = self.choose_tier(&super::tiers::Read {
-            span: selector.span,
-            mint,
-            first_end: first,
-            step: (at.is_none() && steps.len() > 1).then_some(steps.step),
-            window: None,
-            exact: true,
-        });
-        let selected = self.select(selector, mint, last, &SelectHints { resolution })?;
-        let mut result = Vec::with_capacity(selected.len());
-        for data in selected {
-            let Some(series) = self.decode(data, false)? else {
-                continue;
-            };
-            self.release(series.samples.len() as u64);
+        let mut result = Vec::new();
+        self.each_instant_series(selector, steps, |series| {
             let values = instant_values(
                 &series.samples,
                 steps,
@@ -525,8 +507,62 @@ impl<'a> Evaluator<'a> {
                     drop_name: false,
                 });
             }
-        }
+        })?;
         Ok(Value::Vector(result))
+    }
+
+    /// The sample an instant selector evaluated at `t` sees in each series, with its
+    /// own timestamp rather than `t` and every label: what `/federate` exposes, where
+    /// the receiving server must store each sample at the time it was taken.
+    pub fn latest_samples(
+        &mut self,
+        selector: &Selector,
+        t: i64,
+    ) -> Result<Vec<(Labels, Sample)>, EvalError> {
+        let end = self.resolve_at(selector.at).unwrap_or(t) - selector.offset;
+        let lookback = self.options.lookback_ms;
+        let mut result = Vec::new();
+        self.each_instant_series(selector, &Steps::instant(t), |series| {
+            let next = series.samples.partition_point(|sample| sample.t <= end);
+            if let Some(sample) = newest_in_lookback(&series.samples[..next], end, lookback) {
+                result.push((series.labels, *sample));
+            }
+        })?;
+        Ok(result)
+    }
+
+    /// Selects what an instant selector needs for `steps` (the lookback before the
+    /// first step on) and hands each series' samples, stale markers included, to
+    /// `each`, one series in memory at a time.
+    fn each_instant_series(
+        &mut self,
+        selector: &Selector,
+        steps: &Steps,
+        mut each: impl FnMut(RangeSeries),
+    ) -> Result<(), EvalError> {
+        let at = self.resolve_at(selector.at);
+        let (first, last) = match at {
+            Some(at) => (at - selector.offset, at - selector.offset),
+            None => (steps.start - selector.offset, steps.end - selector.offset),
+        };
+        let mint = first - self.options.lookback_ms + 1;
+        let resolution = self.choose_tier(&super::tiers::Read {
+            span: selector.span,
+            mint,
+            first_end: first,
+            step: (at.is_none() && steps.len() > 1).then_some(steps.step),
+            window: None,
+            exact: true,
+        });
+        let selected = self.select(selector, mint, last, &SelectHints { resolution })?;
+        for data in selected {
+            let Some(series) = self.decode(data, false)? else {
+                continue;
+            };
+            self.release(series.samples.len() as u64);
+            each(series);
+        }
+        Ok(())
     }
 
     /// A range vector argument (`x[5m]` or a subquery) for all steps, read for `usage`.
@@ -672,6 +708,14 @@ pub fn decode_samples(data: SeriesData<'_>, drop_stale: bool) -> Vec<Sample> {
     samples
 }
 
+/// The newest of `samples` (those at or before `end`, in time order) when it is in
+/// `(end - lookback, end]` and not a stale marker.
+fn newest_in_lookback(samples: &[Sample], end: i64, lookback: i64) -> Option<&Sample> {
+    samples
+        .last()
+        .filter(|sample| sample.t > end - lookback && !is_stale_nan(sample.v))
+}
+
 /// The value of an instant selector at each step (see `Evaluator::eval_selector`).
 fn instant_values(
     samples: &[Sample],
@@ -683,15 +727,10 @@ fn instant_values(
 ) -> Vec<f64> {
     let pick = |end: i64, next: usize| -> f64 {
         // `next` is the index of the first sample after `end`.
-        match next.checked_sub(1).and_then(|index| samples.get(index)) {
-            Some(sample) if sample.t > end - lookback && !is_stale_nan(sample.v) => {
-                if timestamps {
-                    sample.t as f64 / 1000.0
-                } else {
-                    sample.v
-                }
-            }
-            _ => absent(),
+        match newest_in_lookback(&samples[..next], end, lookback) {
+            Some(sample) if timestamps => sample.t as f64 / 1000.0,
+            Some(sample) => sample.v,
+            None => absent(),
         }
     };
     if let Some(at) = at {

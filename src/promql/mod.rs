@@ -56,6 +56,30 @@ pub struct QueryResult {
     pub tiers: Vec<String>,
 }
 
+/// The newest sample of each series `selector` selects at `t` (milliseconds): within
+/// the lookback, not a stale marker, with the sample's own timestamp and every label,
+/// `__name__` included. What `/federate` serves; read like the selector in an instant
+/// query (tier, limits, deadline). `query` is the selector's text, for annotations.
+/// The value is a `QueryValue::Vector` sorted by labels whose times are the samples'.
+pub fn latest_samples(
+    storage: &Storage,
+    query: &str,
+    selector: &ast::Selector,
+    t: i64,
+    options: &EvalOptions,
+) -> Result<QueryResult, QueryError> {
+    let mut evaluator = eval::Evaluator::new(storage, query, options, &Steps::instant(t));
+    let mut samples = evaluator.latest_samples(selector, t)?;
+    samples.sort_by(|a, b| a.0.cmp(&b.0));
+    let tiers = tiers::in_order(storage, &evaluator.tiers_served);
+    Ok(QueryResult {
+        value: QueryValue::Vector(samples),
+        annotations: evaluator.annotations,
+        stats: evaluator.stats,
+        tiers,
+    })
+}
+
 /// Evaluates `query` at `t` (milliseconds).
 pub fn instant(
     storage: &Storage,
@@ -262,4 +286,107 @@ fn merge_series(
     }
     merged.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Durability, SeriesSamples, StorageOptions};
+
+    fn storage(dir: &std::path::Path) -> Storage {
+        let mut options = StorageOptions::new(dir);
+        // Nothing here expires: the samples are near 1970.
+        options.tiers = vec![crate::storage::Tier {
+            resolution_ms: None,
+            retention: std::time::Duration::from_secs(1000 * 365 * 24 * 3600),
+        }];
+        Storage::open(options).expect("storage opens")
+    }
+
+    fn put(storage: &Storage, labels: &[(&str, &str)], samples: &[(i64, f64)]) {
+        let batch = [SeriesSamples {
+            labels: Labels::new(labels.iter().copied()).expect("valid labels"),
+            samples: samples.iter().map(|&(t, v)| Sample { t, v }).collect(),
+        }];
+        let outcome = storage
+            .append(&batch, Durability::Background)
+            .expect("appends");
+        assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
+    }
+
+    fn latest(storage: &Storage, query: &str, t: i64, options: &EvalOptions) -> QueryValue {
+        let Ok(Expr::Selector(selector)) = parse::parse(query) else {
+            panic!("{query} is a selector");
+        };
+        latest_samples(storage, query, &selector, t, options)
+            .expect("evaluates")
+            .value
+    }
+
+    #[test]
+    fn latest_samples_keep_their_own_time_and_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = storage(dir.path());
+        put(
+            &storage,
+            &[("__name__", "a"), ("job", "x")],
+            &[(10_000, 1.0), (70_000, 2.0)],
+        );
+        put(
+            &storage,
+            &[("__name__", "b"), ("job", "x")],
+            &[(20_000, 3.0)],
+        );
+        // `c` ends with a stale marker; `d` leaves the lookback at 61 s.
+        put(
+            &storage,
+            &[("__name__", "c"), ("job", "x")],
+            &[(10_000, 4.0), (30_000, crate::model::stale_nan())],
+        );
+        put(
+            &storage,
+            &[("__name__", "d"), ("job", "x")],
+            &[(1_000, 5.0)],
+        );
+        let options = EvalOptions {
+            lookback_ms: 60_000,
+            ..EvalOptions::default()
+        };
+        let expected = |points: &[(&str, i64, f64)]| {
+            QueryValue::Vector(
+                points
+                    .iter()
+                    .map(|&(name, t, v)| {
+                        let labels = Labels::new([("__name__", name), ("job", "x")]);
+                        (labels.expect("valid labels"), Sample { t, v })
+                    })
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            latest(&storage, "{job=\"x\"}", 75_000, &options),
+            expected(&[("a", 70_000, 2.0), ("b", 20_000, 3.0)])
+        );
+        // Samples after the evaluation time are not seen; the lookback is left-open.
+        assert_eq!(
+            latest(&storage, "{job=\"x\"}", 60_000, &options),
+            expected(&[("a", 10_000, 1.0), ("b", 20_000, 3.0), ("d", 1_000, 5.0)])
+        );
+        assert_eq!(
+            latest(&storage, "{job=\"x\"}", 80_000, &options),
+            expected(&[("a", 70_000, 2.0)])
+        );
+        // The same limit as any query: both samples of `a` are in the default lookback.
+        let tight = EvalOptions {
+            samples_max: 1,
+            ..EvalOptions::default()
+        };
+        let Ok(Expr::Selector(selector)) = parse::parse("a") else {
+            panic!("a selector");
+        };
+        assert!(matches!(
+            latest_samples(&storage, "a", &selector, 75_000, &tight),
+            Err(QueryError::Eval(EvalError::TooManySamples))
+        ));
+    }
 }

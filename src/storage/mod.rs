@@ -24,7 +24,9 @@ mod retention;
 pub mod rollup;
 mod segment_log;
 pub mod wal;
+mod wal_reader;
 mod watch;
+pub use wal_reader::{WalBatch, WalPosition};
 pub use watch::Interest;
 
 pub use append::{AppendOutcome, Durability, RejectReason, Rejection, SeriesSamples};
@@ -237,6 +239,8 @@ pub struct Storage {
     tier_state: RwLock<Vec<retention::TierState>>,
     /// Which watched selectors received samples (the rule manager's trigger).
     watch: watch::AppendWatch,
+    /// WAL segments that readers (remote_write) still need.
+    wal_holds: wal_reader::WalHolds,
     pub counters: StorageCounters,
 }
 
@@ -296,6 +300,7 @@ impl Storage {
             maintenance: Mutex::new(()),
             tier_state: RwLock::new(Vec::new()),
             watch: watch::AppendWatch::default(),
+            wal_holds: wal_reader::WalHolds::default(),
             counters: StorageCounters::default(),
         };
         storage
@@ -527,7 +532,8 @@ impl Storage {
         };
         // Sealed chunks must be on disk before the WAL entries behind them go.
         self.hot.flush()?;
-        let truncation = self.wal_log.truncate_below(watermark)?;
+        let keep_from = self.wal_holds.keep_from(self.wal_log.bytes());
+        let truncation = self.wal_log.truncate_below_keeping(watermark, keep_from)?;
         self.counters
             .wal_entries_truncated
             .fetch_add(truncation.records, Ordering::Relaxed);

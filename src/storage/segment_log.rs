@@ -151,6 +151,26 @@ pub struct ScanReport {
     pub seq_max: u64,
 }
 
+/// A reader's place in a log, in file order: a segment number and a byte offset in it
+/// (the start of a record, or the segment's end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TailPosition {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+/// What `read_from` found.
+#[derive(Debug, Default)]
+pub struct TailRead {
+    /// Sequence number and entry of each record, in file order.
+    pub records: Vec<(u64, Vec<u8>)>,
+    /// Where the next read starts.
+    pub next: TailPosition,
+    /// Segments that were deleted before they were read, or could not be read past
+    /// damage: what a reader lost.
+    pub skipped_segments: u64,
+}
+
 /// What `truncate_below` removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Truncation {
@@ -354,6 +374,147 @@ impl SegmentLog {
         Ok(true)
     }
 
+    /// The end of the log now: where a reader that wants only what is appended from
+    /// now on starts.
+    pub fn end_position(&self) -> TailPosition {
+        let writer = self.lock();
+        match &writer.active {
+            Some(active) => TailPosition {
+                segment: active.number,
+                offset: active.summary.bytes,
+            },
+            None => TailPosition {
+                segment: writer.next_number,
+                offset: 0,
+            },
+        }
+    }
+
+    /// Bytes of the segments from `from` on (the part of `from.segment` before
+    /// `from.offset` not counted): how far a reader is behind.
+    pub fn bytes_after(&self, from: TailPosition) -> u64 {
+        self.segment_lengths()
+            .iter()
+            .filter(|(number, _)| *number >= from.segment)
+            .map(|(number, bytes)| {
+                if *number == from.segment {
+                    bytes.saturating_sub(from.offset)
+                } else {
+                    *bytes
+                }
+            })
+            .sum()
+    }
+
+    /// Every segment's number and the bytes of whole records in it, ascending.
+    fn segment_lengths(&self) -> Vec<(u64, u64)> {
+        let writer = self.lock();
+        let mut lengths: Vec<(u64, u64)> = writer
+            .closed
+            .iter()
+            .map(|segment| (segment.number, segment.summary.bytes))
+            .collect();
+        if let Some(active) = &writer.active {
+            lengths.push((active.number, active.summary.bytes));
+        }
+        lengths
+    }
+
+    /// Reads whole records from `from` on, in file order (not sequence order: a reader
+    /// tailing the log sees each record once, as it was written), until about
+    /// `max_bytes` of entries are read or the end is reached. Only bytes the writer
+    /// has finished are read, so a record being appended is never seen half-written.
+    /// A segment deleted before it was read, or damaged past a point, is skipped and
+    /// counted. Quarantined records are skipped.
+    pub fn read_from(
+        &self,
+        from: TailPosition,
+        max_bytes: u64,
+    ) -> Result<TailRead, SegmentLogError> {
+        let lengths = self.segment_lengths();
+        let mut read = TailRead {
+            next: from,
+            ..TailRead::default()
+        };
+        let mut taken = 0u64;
+        let last = lengths.last().map(|(number, _)| *number);
+        for (number, length) in lengths {
+            if number < read.next.segment {
+                continue;
+            }
+            if number > read.next.segment {
+                // Segments between the position and this one are gone (numbers are
+                // consecutive: a new segment is the highest plus one).
+                read.skipped_segments += number - read.next.segment;
+                read.next = TailPosition {
+                    segment: number,
+                    offset: 0,
+                };
+            }
+            let path = segment_path(&self.dir, number);
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    read.skipped_segments += 1;
+                    read.next = TailPosition {
+                        segment: number + 1,
+                        offset: 0,
+                    };
+                    continue;
+                }
+                Err(error) => return Err(io_error(&path)(error)),
+            };
+            let mut offset = read.next.offset;
+            let mut damaged = false;
+            while offset + FRAME_HEADER_BYTES as u64 <= length && taken < max_bytes {
+                let mut header = [0u8; FRAME_HEADER_BYTES];
+                file.read_exact_at(&mut header, offset)
+                    .map_err(io_error(&path))?;
+                let Some((entry_length, seq)) = parse_frame_header(&header) else {
+                    damaged = true;
+                    break;
+                };
+                let end = offset + FRAME_HEADER_BYTES as u64 + u64::from(entry_length);
+                if end > length {
+                    damaged = true;
+                    break;
+                }
+                if seq != SEQ_QUARANTINED {
+                    let mut entry = vec![0u8; entry_length as usize];
+                    file.read_exact_at(&mut entry, offset + FRAME_HEADER_BYTES as u64)
+                        .map_err(io_error(&path))?;
+                    taken += u64::from(entry_length);
+                    read.records.push((seq, entry));
+                }
+                offset = end;
+            }
+            if damaged {
+                read.skipped_segments += 1;
+                read.next = TailPosition {
+                    segment: number + 1,
+                    offset: 0,
+                };
+                continue;
+            }
+            read.next = if offset >= length && Some(number) != last {
+                // A closed segment read to its end: the next one follows.
+                TailPosition {
+                    segment: number + 1,
+                    offset: 0,
+                }
+            } else {
+                TailPosition {
+                    segment: number,
+                    offset,
+                }
+            };
+            if taken >= max_bytes || offset < length {
+                break;
+            }
+        }
+        Ok(read)
+    }
+
     /// The active segment's number, if there is one.
     pub fn active_segment(&self) -> Option<u64> {
         self.lock().active.as_ref().map(|active| active.number)
@@ -444,11 +605,22 @@ impl SegmentLog {
     /// `watermark`. The active segment is closed first when that holds for it too, so
     /// a WAL that receives nothing shrinks to no files at all. The caller has made
     /// everything those records describe durable elsewhere.
+    #[cfg(test)]
     pub fn truncate_below(&self, watermark: u64) -> Result<Truncation, SegmentLogError> {
+        self.truncate_below_keeping(watermark, u64::MAX)
+    }
+
+    /// `truncate_below`, but keeping every segment numbered `keep_from` or higher (a
+    /// reader still needs them).
+    pub fn truncate_below_keeping(
+        &self,
+        watermark: u64,
+        keep_from: u64,
+    ) -> Result<Truncation, SegmentLogError> {
         assert!(watermark > SEQ_QUARANTINED);
         self.remove_closed(
             |active| active.seq_max < watermark,
-            |segment| segment.summary.seq_max < watermark,
+            |segment| segment.summary.seq_max < watermark && segment.number < keep_from,
         )
     }
 

@@ -804,3 +804,63 @@ fn a_store_of_schema_1_gets_its_tier_sizes_counted_once_at_open() {
     );
     assert_eq!(after[0].2, 3);
 }
+
+/// A WAL reader (remote_write) holds the segments it has not read against
+/// checkpoints, up to its byte limit; past it, they go and the reader is told.
+#[test]
+fn held_wal_segments_outlive_checkpoints_until_released() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut options = StorageOptions::new(dir.path());
+    // Every record in its own segment.
+    options.wal_segment_bytes_max = 1;
+    let storage = Storage::open(options).expect("open");
+    let start = storage.wal_end();
+    storage.hold_wal("reader", Some(start), 1 << 30);
+    for i in 0..3 {
+        let t = T0 + i * 15_000;
+        storage
+            .append(
+                &[series("up", "a", &[(t, i as f64)])],
+                Durability::Background,
+            )
+            .expect("append");
+    }
+    storage.seal_idle(i64::MAX).expect("seal");
+    storage.checkpoint().expect("checkpoint");
+    assert_eq!(wal_segments(dir.path()).len(), 3, "held");
+    let batch = storage.wal_read(start, u64::MAX).expect("read");
+    assert_eq!(batch.skipped_segments, 0);
+    let samples: Vec<(u64, i64, f64)> = batch
+        .samples
+        .iter()
+        .flat_map(|(series, samples)| samples.iter().map(move |s| (series.0, s.t, s.v)))
+        .collect();
+    assert_eq!(
+        samples,
+        [(1, T0, 0.0), (1, T0 + 15_000, 1.0), (1, T0 + 30_000, 2.0)]
+    );
+    assert_eq!(
+        storage
+            .labels_of(SeriesRef(1))
+            .map(|labels| labels.to_string()),
+        Some("up{job=\"a\"}".to_string())
+    );
+    // Past its byte limit the hold is overridden: the reader loses those segments.
+    storage.hold_wal("reader", Some(start), 1);
+    storage.checkpoint().expect("checkpoint");
+    assert!(wal_segments(dir.path()).is_empty());
+    // The reader learns of the loss when the WAL goes on: three segments skipped, the
+    // new record read.
+    storage
+        .append(
+            &[series("up", "a", &[(T0 + 45_000, 3.0)])],
+            Durability::Background,
+        )
+        .expect("append");
+    let late = storage.wal_read(start, u64::MAX).expect("read");
+    assert_eq!(late.skipped_segments, 3, "{late:?}");
+    assert_eq!(late.samples.len(), 1, "{late:?}");
+    // Released: nothing is held any more.
+    storage.hold_wal("reader", None, 0);
+    assert_eq!(storage.wal_holds.keep_from(u64::MAX), u64::MAX);
+}

@@ -141,6 +141,8 @@ pub fn configure(
             web::delete().to(api::silences::expire),
         )
         .route("/api/v1/admin/compact", web::post().to(api::admin::compact))
+        .route("/federate", web::get().to(api::federate::federate))
+        .route("/federate", web::post().to(api::federate::federate))
         .route("/api/v1/query", web::get().to(api::query::instant))
         .route("/api/v1/query", web::post().to(api::query::instant))
         .route("/api/v1/query_range", web::get().to(api::query::range))

@@ -353,3 +353,62 @@ mod crash {
         }
     }
 }
+
+fn tail_seqs(read: &TailRead) -> Vec<u64> {
+    read.records.iter().map(|(seq, _)| *seq).collect()
+}
+
+#[test]
+fn a_tail_reader_sees_every_record_once_in_file_order_across_rotations() {
+    let dir = tempfile::tempdir().expect("temp");
+    let (log, _) = reopen(dir.path(), TWO_RECORDS);
+    let start = log.end_position();
+    // Written out of sequence order, as concurrent appends can be.
+    for seq in [2, 1, 3] {
+        log.append(seq, &entry(seq)).expect("append");
+    }
+    let first = log.read_from(start, u64::MAX).expect("read");
+    assert_eq!(
+        tail_seqs(&first),
+        [2, 1, 3],
+        "file order, not sequence order"
+    );
+    assert_eq!(first.records[0].1, entry(2));
+    assert_eq!(first.skipped_segments, 0);
+    // Nothing new: nothing read, the position stays.
+    let again = log.read_from(first.next, u64::MAX).expect("read");
+    assert!(again.records.is_empty());
+    assert_eq!(again.next, first.next);
+    for seq in 4..=7 {
+        log.append(seq, &entry(seq)).expect("append");
+    }
+    // A small budget stops early; the rest comes next time.
+    let part = log.read_from(first.next, 1).expect("read");
+    assert_eq!(tail_seqs(&part), [4]);
+    let rest = log.read_from(part.next, u64::MAX).expect("read");
+    assert_eq!(tail_seqs(&rest), [5, 6, 7]);
+    assert_eq!(log.bytes_after(rest.next), 0);
+    assert_eq!(log.bytes_after(start), log.bytes());
+}
+
+#[test]
+fn held_segments_survive_truncation_and_lost_ones_are_counted() {
+    let dir = tempfile::tempdir().expect("temp");
+    // Segments 1: {1, 2}, 2: {3, 4}, 3: {5, 6}, 4 (active): {7}.
+    let log = write(dir.path(), &[1, 2, 3, 4, 5, 6, 7]);
+    let from = TailPosition {
+        segment: 2,
+        offset: 0,
+    };
+    // Everything is below the watermark, but segments from 2 on are held.
+    let truncation = log.truncate_below_keeping(100, 2).expect("truncate");
+    assert_eq!(truncation.segments, 1);
+    let read = log.read_from(from, u64::MAX).expect("read");
+    assert_eq!(tail_seqs(&read), [3, 4, 5, 6, 7]);
+    assert_eq!(read.skipped_segments, 0);
+    // Without the hold they go; a reader still at segment 2 skips what is gone.
+    log.truncate_below_keeping(6, u64::MAX).expect("truncate");
+    let late = log.read_from(from, u64::MAX).expect("read");
+    assert_eq!(tail_seqs(&late), [5, 6, 7]);
+    assert_eq!(late.skipped_segments, 1);
+}

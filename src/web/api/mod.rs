@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod federate;
 pub mod import;
 pub mod peer;
 pub mod query;

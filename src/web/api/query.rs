@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 /// Request parameters from the query string and a form body, in order; repeated keys
 /// (`match[]`) are kept.
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn read(request: &HttpRequest, body: &[u8]) -> Params {
+    pub(super) fn read(request: &HttpRequest, body: &[u8]) -> Params {
         let mut pairs: Vec<(String, String)> =
             form_urlencoded::parse(request.query_string().as_bytes())
                 .into_owned()
@@ -42,7 +42,7 @@ impl Params {
             .filter(|value| !value.is_empty())
     }
 
-    fn all(&self, name: &str) -> Vec<&str> {
+    pub(super) fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(key, _)| key == name)
@@ -59,14 +59,14 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// An API failure: Prometheus' `errorType` and status code.
-struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     kind: &'static str,
     message: String,
 }
 
 impl ApiError {
-    fn bad_data(message: impl Into<String>) -> ApiError {
+    pub(super) fn bad_data(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             kind: "bad_data",
@@ -74,7 +74,7 @@ impl ApiError {
         }
     }
 
-    fn response(&self) -> HttpResponse {
+    pub(super) fn response(&self) -> HttpResponse {
         super::error_response(self.status, self.kind, &self.message)
     }
 }
@@ -104,7 +104,7 @@ impl From<QueryError> for ApiError {
 }
 
 /// Milliseconds now.
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
@@ -191,11 +191,11 @@ fn tier_request(state: &WebState, params: &Params) -> Result<TierRequest, ApiErr
 }
 
 /// Runs `work` on the blocking pool once a query slot is free.
-async fn run_query(
+pub(super) async fn run_query<T: Send + 'static>(
     state: &WebState,
     timeout: Duration,
-    work: impl FnOnce() -> Result<QueryResult, QueryError> + Send + 'static,
-) -> Result<(QueryResult, Duration), ApiError> {
+    work: impl FnOnce() -> Result<T, QueryError> + Send + 'static,
+) -> Result<(T, Duration), ApiError> {
     let queued = Instant::now();
     let permit = tokio::time::timeout(timeout, state.query_slots.clone().acquire_owned())
         .await
@@ -219,12 +219,9 @@ async fn run_query(
     Ok((result?, queue_time))
 }
 
-/// Evaluates `work` for a page (explore, dashboards): the running config's limits and
-/// timeout, a query slot, the blocking pool. The error is the message to show.
-pub async fn run_for_page(
-    state: &WebState,
-    work: impl FnOnce(EvalOptions) -> Result<QueryResult, QueryError> + Send + 'static,
-) -> Result<(QueryResult, Duration), String> {
+/// Evaluation settings and timeout from the running config alone, for readers
+/// without query parameters (pages, `/federate`); the deadline starts now.
+pub(super) fn config_options(state: &WebState) -> (EvalOptions, Duration) {
     let config = state.reloader.current();
     let timeout = config.query.timeout;
     let options = EvalOptions {
@@ -234,6 +231,16 @@ pub async fn run_for_page(
         subquery_step_ms: 60_000,
         tier: TierRequest::Auto,
     };
+    (options, timeout)
+}
+
+/// Evaluates `work` for a page (explore, dashboards): the running config's limits and
+/// timeout, a query slot, the blocking pool. The error is the message to show.
+pub async fn run_for_page(
+    state: &WebState,
+    work: impl FnOnce(EvalOptions) -> Result<QueryResult, QueryError> + Send + 'static,
+) -> Result<(QueryResult, Duration), String> {
+    let (options, timeout) = config_options(state);
     let started = Instant::now();
     run_query(state, timeout, move || work(options))
         .await
@@ -474,16 +481,21 @@ fn selectors(params: &Params, required: bool) -> Result<Vec<Vec<Matcher>>, ApiEr
     }
     texts
         .into_iter()
-        .map(|text| match promql::parse::parse(text) {
-            Ok(promql::ast::Expr::Selector(selector)) => Ok(selector.matchers),
-            Ok(_) => Err(ApiError::bad_data(format!(
-                "invalid parameter \"match[]\": {text:?} is not a series selector"
-            ))),
-            Err(error) => Err(ApiError::bad_data(format!(
-                "invalid parameter \"match[]\": {error}"
-            ))),
-        })
+        .map(|text| parse_selector(text).map(|selector| selector.matchers))
         .collect()
+}
+
+/// One `match[]` selector.
+pub(super) fn parse_selector(text: &str) -> Result<promql::ast::Selector, ApiError> {
+    match promql::parse::parse(text) {
+        Ok(promql::ast::Expr::Selector(selector)) => Ok(*selector),
+        Ok(_) => Err(ApiError::bad_data(format!(
+            "invalid parameter \"match[]\": {text:?} is not a series selector"
+        ))),
+        Err(error) => Err(ApiError::bad_data(format!(
+            "invalid parameter \"match[]\": {error}"
+        ))),
+    }
 }
 
 /// `start`/`end` bounds of a metadata request; unbounded when absent.
