@@ -15,5 +15,6 @@ pub mod remote;
 pub mod selfmon;
 pub mod serve;
 pub mod storage;
+pub mod tasks;
 pub mod watchdog;
 pub mod web;

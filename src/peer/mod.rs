@@ -168,54 +168,29 @@ impl PeerService {
     /// Runs each configured peer's tasks, restarting those whose config changed and
     /// retiring removed ones (their series get stale markers).
     async fn supervise(self, mut configs: tokio::sync::watch::Receiver<Arc<Config>>) {
-        let mut running: HashMap<String, (PeerConfig, tokio::task::JoinHandle<()>)> =
-            HashMap::new();
+        let mut running = crate::tasks::KeyedTasks::default();
         loop {
             let config = configs.borrow_and_update().clone();
-            let wanted: HashMap<&str, &PeerConfig> = config
-                .peers
-                .iter()
-                .map(|peer| (peer.name.as_str(), peer))
-                .collect();
-            let removed: Vec<String> = running
-                .keys()
-                .filter(|name| !wanted.contains_key(name.as_str()))
-                .cloned()
-                .collect();
+            let wanted = config.peers.iter().map(|peer| (peer.name.as_str(), peer));
+            let removed = running.reconcile(wanted, |name, peer| {
+                let state =
+                    Arc::clone(lock(&self.inner.peers).entry(name.to_string()).or_default());
+                state.restart(peer);
+                tracing::info!(peer = %name, url = %peer.url, interval = ?peer.interval, "pairing with peer");
+                tokio::spawn(self.clone().run_peer(peer.clone(), state))
+            });
             for name in removed {
-                if let Some((_, task)) = running.remove(&name) {
-                    task.abort();
-                }
                 let state = lock(&self.inner.peers).remove(&name);
                 if let Some(state) = state {
                     self.retire(&state).await;
                 }
                 tracing::info!(peer = %name, "peer removed from the config");
             }
-            for (name, peer) in wanted {
-                if running
-                    .get(name)
-                    .is_some_and(|(running_config, _)| running_config == peer)
-                {
-                    continue;
-                }
-                if let Some((_, task)) = running.remove(name) {
-                    task.abort();
-                }
-                let state =
-                    Arc::clone(lock(&self.inner.peers).entry(name.to_string()).or_default());
-                state.restart(peer);
-                let task = tokio::spawn(self.clone().run_peer(peer.clone(), state));
-                running.insert(name.to_string(), (peer.clone(), task));
-                tracing::info!(peer = %name, url = %peer.url, interval = ?peer.interval, "pairing with peer");
-            }
             if configs.changed().await.is_err() {
                 break;
             }
         }
-        for (_, (_, task)) in running {
-            task.abort();
-        }
+        running.abort_all();
     }
 
     async fn run_peer(self, peer: PeerConfig, state: Arc<PeerState>) {

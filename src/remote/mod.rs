@@ -18,7 +18,6 @@ use crate::config::Config;
 use crate::config::remote_write::RemoteWriteConfig;
 use crate::selfmon::RemoteSendMetrics;
 use crate::storage::Storage;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,54 +39,32 @@ pub async fn run(
     data_dir: PathBuf,
 ) {
     let state_dir = data_dir.join("remote_write");
-    let mut running: HashMap<String, (RemoteWriteConfig, tokio::task::JoinHandle<()>)> =
-        HashMap::new();
+    let mut running = crate::tasks::KeyedTasks::default();
     loop {
         let config = configs.borrow_and_update().clone();
         let external_labels = config.rules.external_labels.clone();
-        let wanted: HashMap<&str, &RemoteWriteConfig> = config
+        let wanted = config
             .remote_write
             .iter()
-            .map(|queue| (queue.name.as_str(), queue))
-            .collect();
-        let removed: Vec<String> = running
-            .keys()
-            .filter(|name| !wanted.contains_key(name.as_str()))
-            .cloned()
-            .collect();
-        for name in removed {
-            if let Some((_, task)) = running.remove(&name) {
-                task.abort();
-            }
-            storage.hold_wal(&hold_name(&name), None, 0);
-            tracing::info!(queue = %name, "remote_write queue removed");
-        }
-        for (name, queue) in wanted {
-            if running
-                .get(name)
-                .is_some_and(|(running_config, _)| running_config == queue)
-            {
-                continue;
-            }
-            if let Some((_, task)) = running.remove(name) {
-                task.abort();
-            }
-            let task = tokio::spawn(queue::run(queue::Queue::new(
+            .map(|queue| (queue.name.as_str(), queue));
+        let removed = running.reconcile(wanted, |_, queue: &RemoteWriteConfig| {
+            tokio::spawn(queue::run(queue::Queue::new(
                 Arc::clone(&storage),
                 queue.clone(),
                 external_labels.clone(),
                 metrics.clone(),
                 &state_dir,
-            )));
-            running.insert(name.to_string(), (queue.clone(), task));
+            )))
+        });
+        for name in removed {
+            storage.hold_wal(&hold_name(&name), None, 0);
+            tracing::info!(queue = %name, "remote_write queue removed");
         }
         if configs.changed().await.is_err() {
             break;
         }
     }
-    for (_, (_, task)) in running {
-        task.abort();
-    }
+    running.abort_all();
 }
 
 /// The queue's name among the WAL's holders.
