@@ -147,6 +147,14 @@ impl Received {
     }
 }
 
+/// A heartbeat that passed the checks, with the config it was checked against and
+/// its peer's state.
+type Checked = (
+    Heartbeat,
+    std::sync::Arc<crate::config::Config>,
+    std::sync::Arc<PeerState>,
+);
+
 /// A heartbeat that passed every check.
 pub struct Accepted {
     /// This instance's name, for the sender's log.
@@ -193,20 +201,12 @@ impl PeerService {
         })
     }
 
-    #[allow(clippy::type_complexity)]
     fn check(
         &self,
         peer: Option<&str>,
         signature: Option<&str>,
         body: &[u8],
-    ) -> Result<
-        (
-            Heartbeat,
-            std::sync::Arc<crate::config::Config>,
-            std::sync::Arc<PeerState>,
-        ),
-        Refusal,
-    > {
+    ) -> Result<Checked, Refusal> {
         let config = self.inner.configs.borrow().clone();
         let name = peer.ok_or(Refusal::MissingPeer)?;
         let Some(peer_config) = config.peers.iter().find(|peer| peer.name == name) else {
