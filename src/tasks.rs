@@ -18,8 +18,9 @@ impl<C> Default for KeyedTasks<C> {
 
 impl<C: Clone + PartialEq> KeyedTasks<C> {
     /// Makes the running set `wanted` (name, config): aborts the tasks whose name is
-    /// gone and returns those names; starts (with `start`) the tasks that are new or
-    /// whose config changed, aborting the old one first; leaves the others running.
+    /// gone and returns those names, sorted; starts (with `start`, in `wanted`'s
+    /// order) the tasks that are new or whose config changed, aborting the old one
+    /// first; leaves the others running.
     pub fn reconcile<'a>(
         &mut self,
         wanted: impl IntoIterator<Item = (&'a str, &'a C)>,
@@ -28,13 +29,16 @@ impl<C: Clone + PartialEq> KeyedTasks<C> {
     where
         C: 'a,
     {
-        let wanted: HashMap<&str, &C> = wanted.into_iter().collect();
-        let removed: Vec<String> = self
+        // In the given (config) order, so tasks start in a predictable order.
+        let wanted: Vec<(&str, &C)> = wanted.into_iter().collect();
+        let names: std::collections::HashSet<&str> = wanted.iter().map(|(name, _)| *name).collect();
+        let mut removed: Vec<String> = self
             .running
             .keys()
-            .filter(|name| !wanted.contains_key(name.as_str()))
+            .filter(|name| !names.contains(name.as_str()))
             .cloned()
             .collect();
+        removed.sort();
         for name in &removed {
             if let Some((_, task)) = self.running.remove(name) {
                 task.abort();
@@ -88,10 +92,7 @@ mod tests {
         let b2 = 20;
         let removed = tasks.reconcile([("a", &a2), ("b", &b2), ("c", &c)], &mut start);
         assert!(removed.is_empty());
-        let removed = tasks.reconcile([("c", &c)], &mut start);
-        let mut removed = removed;
-        removed.sort();
-        assert_eq!(removed, ["a", "b"]);
+        assert_eq!(tasks.reconcile([("c", &c)], &mut start), ["a", "b"]);
         tasks.abort_all();
         assert_eq!(
             started,
