@@ -10,11 +10,10 @@
 
 mod common;
 
-use common::{Instance, Running, client, eventually, free_port, required};
+use common::{Instance, client, eventually, required};
 use prost::Message;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use tandem::collect::remote_write::proto;
 
@@ -226,32 +225,19 @@ fn prometheus_federates_from_tandem() {
     }
     let (instance, t) = start();
     let temp = tempfile::tempdir().expect("temp dir");
-    let prometheus_port = free_port();
-    let config = temp.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n\
+    let (_prometheus, prometheus) = common::start_prometheus(
+        temp.path(),
+        |_| {
+            format!(
+                "global:\n  scrape_interval: 1s\n\
              scrape_configs:\n  - job_name: federate\n    honor_labels: true\n    metrics_path: /federate\n\
              \x20   params:\n      'match[]': ['{{job=\"x\"}}']\n\
              \x20   static_configs:\n      - targets: ['127.0.0.1:{}']\n",
-            instance.port
-        ),
-    )
-    .expect("write prometheus.yml");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            temp.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = Running(child);
-    let prometheus = format!("http://127.0.0.1:{prometheus_port}");
+                instance.port
+            )
+        },
+        &[],
+    );
 
     // What tandem federates: its `{job="x"}` series with the external label, each with
     // its newest sample at `t`.

@@ -9,10 +9,9 @@
 
 mod common;
 
-use common::{Instance, Running, client, eventually, free_port, required};
+use common::{Instance, client, eventually, required};
 use prost::Message;
 use serde_json::Value;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use tandem::collect::remote_write::proto;
 
@@ -252,31 +251,18 @@ fn prometheus_remote_writes_identical_samples() {
     }
     let instance = Instance::start("");
     let temp = tempfile::tempdir().expect("temp dir");
-    let prometheus_port = free_port();
-    let config = temp.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n\
-             scrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{prometheus_port}']\n\
-             remote_write:\n  - url: {}\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n",
-            instance.url("/api/v1/write")
-        ),
-    )
-    .expect("write prometheus.yml");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            temp.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    let _prometheus = Running(child);
-    let prometheus = format!("http://127.0.0.1:{prometheus_port}");
+    let (_prometheus, prometheus) = common::start_prometheus(
+        temp.path(),
+        |prometheus_port| {
+            format!(
+                "global:\n  scrape_interval: 1s\n\
+                 scrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['127.0.0.1:{prometheus_port}']\n\
+                 remote_write:\n  - url: {}\n    queue_config:\n      batch_send_deadline: 1s\n      min_backoff: 100ms\n",
+                instance.url("/api/v1/write")
+            )
+        },
+        &[],
+    );
 
     // Wait for a few scrapes to reach tandem, then compare a moment both sides have.
     assert!(

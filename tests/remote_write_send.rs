@@ -5,9 +5,7 @@
 
 mod common;
 
-use common::{
-    HttpRecorder, Instance, Running, Start, client, eventually, free_port, required, write,
-};
+use common::{HttpRecorder, Instance, Running, Start, client, eventually, free_port, required};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -80,34 +78,6 @@ fn stored(base_url: &str, selector: &str, at_ms: i64) -> Vec<String> {
     series
 }
 
-fn start_prometheus(dir: &std::path::Path) -> (Running, String) {
-    let port = free_port();
-    write(
-        &dir.join("prometheus.yml"),
-        "global:\n  scrape_interval: 1m\n",
-    );
-    let child = Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prometheus").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start prometheus");
-    assert!(
-        common::wait_for_port(port, Duration::from_secs(20)),
-        "prometheus did not start"
-    );
-    (Running(child), format!("http://127.0.0.1:{port}"))
-}
-
 fn spawn_victoria_metrics(dir: &std::path::Path, port: u16) -> Child {
     Command::new("victoria-metrics")
         .arg(format!(
@@ -142,7 +112,11 @@ fn both_receivers_hold_exactly_what_tandem_holds() {
         return;
     }
     let temp = tempfile::tempdir().expect("temp");
-    let (_prometheus, prometheus) = start_prometheus(temp.path());
+    let (_prometheus, prometheus) = common::start_prometheus(
+        temp.path(),
+        |_| "global:\n  scrape_interval: 1m\n".into(),
+        &["--web.enable-remote-write-receiver"],
+    );
     let vm_port = free_port();
     let _vm = Running(spawn_victoria_metrics(temp.path(), vm_port));
     assert!(

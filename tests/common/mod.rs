@@ -257,6 +257,37 @@ pub fn install_crypto_provider() {
 /// An outside program (an exporter, a peer) killed when the test ends, however it ends.
 pub struct Running(pub Child);
 
+/// A real Prometheus (`prometheus` on PATH) on a free loopback port, with the config
+/// `config_for(port)` and its TSDB under `dir`, plus `extra_args`; returns it (stopped
+/// when dropped) and its base URL once it accepts connections.
+pub fn start_prometheus(
+    dir: &Path,
+    config_for: impl FnOnce(u16) -> String,
+    extra_args: &[&str],
+) -> (Running, String) {
+    let port = free_port();
+    let config = dir.join("prometheus.yml");
+    write(&config, &config_for(port));
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prometheus-data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let running = Running(child);
+    assert!(
+        wait_for_port(port, Duration::from_secs(20)),
+        "prometheus did not start"
+    );
+    (running, format!("http://127.0.0.1:{port}"))
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.0.kill();
