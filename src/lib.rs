@@ -14,6 +14,7 @@ pub mod reload;
 pub mod remote;
 pub mod selfmon;
 pub mod serve;
+pub mod slo;
 pub mod storage;
 pub mod tasks;
 pub mod watchdog;

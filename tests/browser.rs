@@ -116,14 +116,26 @@ fn samples() -> String {
     out
 }
 
-/// tandem with the rules, a file silence, a key metric, both shipped dashboards and
-/// 30 minutes of data, once `Hot` fires.
+/// An SLO over the sample data (CPU time: 70 % idle), so the SLO pages have charts.
+const SLO: &str = r#"
+[[slo]]
+name = "cpu-idle"
+description = "CPU time spent idle"
+objective = 50
+window = "1d"
+good = 'node_cpu_seconds_total{mode="idle"}'
+total = 'node_cpu_seconds_total'
+"#;
+
+/// tandem with the rules, a file silence, a key metric, an SLO, both shipped
+/// dashboards and 30 minutes of data, once `Hot` fires.
 fn tandem() -> Instance {
     let instance = Instance::start_with(Start {
         tandem_toml: TANDEM_TOML,
         extra_files: &[
             ("rules/temperature.toml", RULES),
             ("silences/lab.toml", SILENCE),
+            ("slos/cpu.toml", SLO),
             (
                 "dashboards/host.toml",
                 include_str!("../config/dashboards/host.toml"),
@@ -467,6 +479,8 @@ fn every_page_loads_cleanly_in_chromium() {
         ("silences", "/silences", false),
         ("targets", "/targets", false),
         ("peer", "/peer", false),
+        ("slos", "/slos", false),
+        ("slo", "/slos/cpu-idle", true),
         ("storage", "/storage", false),
         ("config", "/config", false),
     ];
@@ -581,6 +595,7 @@ fn pages_and_the_silence_form_work_without_javascript() {
         ("nojs-overview", "/", true),
         ("nojs-dashboards-host", "/dashboards/host", true),
         ("nojs-alerts", "/alerts", false),
+        ("nojs-slo", "/slos/cpu-idle", true),
         ("nojs-explore", "/explore?expr=temp", true),
     ] {
         session.navigate(&instance.url(path));

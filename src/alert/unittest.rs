@@ -6,6 +6,7 @@
 //!
 //! ```toml
 //! rule_files = ["../rules/host.toml"]     # relative to this file
+//! slo_files = ["../slos/api.toml"]        # tandem's addition: the rules SLOs generate
 //! evaluation_interval = "1m"
 //!
 //! [[tests]]
@@ -78,7 +79,13 @@ pub fn run_file(path: &Path) -> TestReport {
     let evaluation_interval = file
         .evaluation_interval
         .map_or(Duration::from_secs(60), |interval| interval.0);
-    let groups = match crate::config::rules::load_rule_files(&rule_files, evaluation_interval) {
+    let slo_files: Vec<PathBuf> = file.slo_files.iter().map(|file| base.join(file)).collect();
+    let groups = match crate::config::rules::load_rule_files(&rule_files, evaluation_interval)
+        .and_then(|mut groups| {
+            let slos = crate::config::slos::load_slo_files(&slo_files, evaluation_interval)?;
+            groups.extend(slos.iter().map(crate::slo::rules::generate));
+            Ok(groups)
+        }) {
         Ok(groups) => groups,
         Err(error) => {
             report.failed += 1;

@@ -18,6 +18,7 @@ pub mod probe;
 pub mod remote_write;
 pub mod rule_tests;
 pub mod rules;
+pub mod slos;
 pub mod statsd;
 mod target_file;
 pub mod units;
@@ -98,6 +99,9 @@ pub struct Config {
     pub peers: Vec<peer::PeerConfig>,
     /// `[[remote_write]]`: queues sending stored samples to other systems.
     pub remote_write: Vec<remote_write::RemoteWriteConfig>,
+    /// SLOs from `slos/*.toml`, in file order. Each also generated a group in
+    /// `rule_groups`.
+    pub slos: Vec<slos::SloConfig>,
 }
 
 /// The first 16 hex digits of the SHA-256 of every file's path and content.
@@ -171,6 +175,7 @@ pub fn load(source: &ConfigSource, overrides: &Overrides) -> Result<Config, Conf
         key_metrics: validated.key_metrics,
         peers: validated.peers,
         remote_write: validated.remote_write,
+        slos: validated.slos,
     })
 }
 

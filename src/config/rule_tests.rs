@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestFile {
+    #[serde(default)]
     pub rule_files: Vec<String>,
+    /// SLO files whose generated rule groups are tested too (tandem's addition).
+    #[serde(default)]
+    pub slo_files: Vec<String>,
     #[serde(default)]
     pub evaluation_interval: Option<ConfigDuration>,
     #[serde(default)]

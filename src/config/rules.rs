@@ -180,6 +180,10 @@ pub struct RuleGroupConfig {
     pub limit: Option<usize>,
     /// In file order.
     pub rules: Vec<RuleConfig>,
+    /// Whether ingest into a series a rule reads wakes the group (with `[rules]
+    /// evaluate_on_ingest`). Groups generated from SLOs are not: their windows are
+    /// minutes to days long, and their interval is soon enough.
+    pub evaluate_on_ingest: bool,
 }
 
 impl RuleGroupConfig {
@@ -357,6 +361,7 @@ impl Checker<'_> {
             interval,
             limit,
             rules: rules.into_iter().map(|(_, rule)| rule).collect(),
+            evaluate_on_ingest: true,
         }
     }
 

@@ -187,6 +187,7 @@ pub struct QueryConfig {
 }
 
 pub(super) struct Validated {
+    pub slos: Vec<super::slos::SloConfig>,
     pub remote_write: Vec<super::remote_write::RemoteWriteConfig>,
     pub peers: Vec<super::peer::PeerConfig>,
     pub key_metrics: Vec<super::overview::KeyMetric>,
@@ -218,6 +219,7 @@ pub(super) fn validate(
     let mut rule_groups = Vec::new();
     let mut silences = Vec::new();
     let mut dashboards = Vec::new();
+    let mut slos = Vec::new();
     for source in files {
         if source.relative_path == MAIN_FILE {
             let (parsed, found) = file::load_partial::<MainFile>(source);
@@ -231,13 +233,16 @@ pub(super) fn validate(
             let mut checker = Checker::new(base_dir, source);
             dashboards.extend(checker.dashboard_file());
             diagnostics.extend(checker.diagnostics);
+        } else if source.relative_path.starts_with("slos/") {
+            let mut checker = Checker::new(base_dir, source);
+            slos.extend(checker.slo_file());
+            diagnostics.extend(checker.diagnostics);
         } else if source.relative_path.starts_with("silences/") {
             let mut checker = Checker::new(base_dir, source);
             silences.extend(checker.silence_file());
             diagnostics.extend(checker.diagnostics);
         } else if let Err(found) = file::parse(source) {
-            // Rules, dashboards, SLOs and silences get their own schemas with their
-            // subsystems; until then they must at least be valid TOML.
+            // No other files are read; should one be, it must at least be valid TOML.
             diagnostics.extend(found);
         }
     }
@@ -266,7 +271,11 @@ pub(super) fn validate(
         let mut validated = checker.main_file(parsed, overrides);
         validated.alerting.file_silences = silences;
         super::rules::finish_groups(&mut rule_groups, &validated.rules);
+        let found = super::slos::finish(&mut slos, files, validated.rules.evaluation_interval);
+        checker.diagnostics.extend(found);
+        rule_groups.extend(slos.iter().map(crate::slo::rules::generate));
         validated.rule_groups = rule_groups;
+        validated.slos = slos;
         validated.dashboards = dashboards;
         validated
     });
@@ -592,6 +601,7 @@ impl<'a> Checker<'a> {
             rules,
             rule_groups: Vec::new(),
             dashboards: Vec::new(),
+            slos: Vec::new(),
             key_metrics,
             alerting,
             query,

@@ -251,7 +251,8 @@ fn labels_of(pairs: &LabelPairs) -> Result<Labels, String> {
     Labels::new(pairs.iter().cloned()).map_err(|error| error.to_string())
 }
 
-fn load_into(storage: &Storage, load: &Load) -> Result<(), String> {
+/// Appends the series of a `load` command to `storage`.
+pub fn load_into(storage: &Storage, load: &Load) -> Result<(), String> {
     let mut batch = Vec::with_capacity(load.series.len());
     for series in &load.series {
         let labels = labels_of(&series.labels)?;

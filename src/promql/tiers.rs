@@ -24,6 +24,11 @@ use crate::model::{Sample, stale_nan};
 use crate::storage::rollup::Bucket;
 use crate::storage::{Storage, TierCoverage};
 
+/// Buckets a window read from a tier that cannot answer it exactly is cut into, at
+/// least: the error is then at most the two edge buckets' share, 2/720 of the window
+/// (a 30-day `rate` from the 1h tier rather than 43 200 one-minute buckets).
+pub const WINDOW_BUCKETS_MIN: i64 = 720;
+
 /// One read a selector makes.
 pub struct Read {
     pub span: Span,
@@ -89,7 +94,14 @@ pub fn plan(coverage: &[TierCoverage], request: TierRequest, read: &Read) -> Pla
             if raw.is_none_or(|raw| raw.covers(read.mint)) {
                 return raw_plan(None);
             }
-            match rollups.iter().find(|(_, tier)| tier.covers(read.mint)) {
+            // Approximate either way: a long window takes the coarsest tier that still
+            // cuts it into `WINDOW_BUCKETS_MIN` buckets (only its two edge buckets are
+            // approximate), anything else the finest.
+            let covering = || rollups.iter().filter(|(_, tier)| tier.covers(read.mint));
+            let coarse = read.window.and_then(|window| {
+                covering().rfind(|(r, _)| r.saturating_mul(WINDOW_BUCKETS_MIN) <= window)
+            });
+            match coarse.or_else(|| covering().next()) {
                 Some((r, tier)) => rollup_plan(*r, tier),
                 // No tier holds it all (a tier added recently): raw has what exists.
                 None => raw_plan(None),
@@ -247,5 +259,34 @@ mod tests {
         );
         let raw = plan(&tiers, TierRequest::Raw, &old);
         assert_eq!((raw.resolution, raw.approximate), (None, None));
+    }
+
+    #[test]
+    fn an_unaligned_long_window_reads_the_coarsest_tier_that_keeps_720_buckets() {
+        let day = 24 * HOUR;
+        // Raw keeps 15 days; `rate(x[30d])` at a time that is no whole hour.
+        let tiers = coverage(100 * day - 15 * day);
+        let now = 100 * day + 17 * MINUTE + 1234;
+        let month = plan(
+            &tiers,
+            TierRequest::Auto,
+            &read(now, None, Some(30 * day), true),
+        );
+        assert_eq!(month.tier_name, "1h");
+        assert!(month.approximate.is_some());
+        // 20 days in 1h buckets would be 480: too few, so 1m.
+        let twenty = plan(
+            &tiers,
+            TierRequest::Auto,
+            &read(now, None, Some(20 * day), true),
+        );
+        assert_eq!(twenty.tier_name, "1m");
+        // Raw still holds 7 days: exact beats cheap.
+        let week = plan(
+            &tiers,
+            TierRequest::Auto,
+            &read(now, None, Some(7 * day), true),
+        );
+        assert_eq!(week.tier_name, "raw");
     }
 }

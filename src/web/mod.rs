@@ -129,6 +129,8 @@ pub fn configure(
             web::post().to(api::peer::heartbeat),
         )
         .route("/api/v1/rules", web::get().to(api::alerts::rules))
+        .route("/api/v1/slos", web::get().to(api::slos::list))
+        .route("/api/v1/slos/{name}", web::get().to(api::slos::show))
         .route("/api/v1/alerts", web::get().to(api::alerts::alerts))
         .route(
             "/api/v1/alerts/history",
@@ -179,6 +181,8 @@ pub fn configure(
             web::post().to(page::silences::expire),
         )
         .route("/peer", web::get().to(page::peer::show))
+        .route("/slos", web::get().to(page::slos::list))
+        .route("/slos/{name}", web::get().to(page::slos::show))
         .route("/storage", web::get().to(page::storage::show))
         .route("/config", web::get().to(page::config::versions))
         .route("/config/diff", web::get().to(page::config::diff))

@@ -740,6 +740,7 @@ mod tests {
             interval: Duration::from_secs(60),
             limit,
             rules,
+            evaluate_on_ingest: true,
         })
         .expect("builds")
     }

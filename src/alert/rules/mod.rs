@@ -272,6 +272,9 @@ impl RuleManager {
         if config.rules.evaluate_on_ingest {
             for handle in &handles {
                 let group = handle.lock();
+                if !group.config.evaluate_on_ingest {
+                    continue;
+                }
                 let mut seen = HashSet::new();
                 for rule in &group.rules {
                     for selector in rule.expr.selectors() {

@@ -7,6 +7,7 @@ pub mod import;
 pub mod peer;
 pub mod query;
 pub mod silences;
+pub mod slos;
 pub mod status;
 pub mod targets;
 pub mod write;

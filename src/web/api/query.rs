@@ -109,7 +109,7 @@ pub(super) fn now_ms() -> i64 {
 }
 
 /// A time parameter: Unix seconds (fractions allowed) or RFC 3339.
-fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
     if let Ok(seconds) = text.parse::<f64>()
         && seconds.is_finite()
     {

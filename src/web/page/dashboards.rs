@@ -161,7 +161,8 @@ impl QueryEnv {
         }
     }
 
-    fn options(&self, deadline: Instant) -> EvalOptions {
+    /// Evaluation settings for a page whose queries end by `deadline`.
+    pub fn options(&self, deadline: Instant) -> EvalOptions {
         EvalOptions {
             lookback_ms: i64::try_from(self.lookback.as_millis()).unwrap_or(i64::MAX),
             samples_max: self.samples_max,

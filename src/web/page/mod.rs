@@ -9,6 +9,7 @@ pub mod live;
 pub mod overview;
 pub mod peer;
 pub mod silences;
+pub mod slos;
 pub mod storage;
 pub mod targets;
 
@@ -69,10 +70,11 @@ impl Nav {
         }
     }
 
-    pub fn entries(&self) -> [(&'static str, &'static str, bool); 9] {
+    pub fn entries(&self) -> [(&'static str, &'static str, bool); 10] {
         [
             ("/", "Overview", self.current == "overview"),
             ("/dashboards", "Dashboards", self.current == "dashboards"),
+            ("/slos", "SLOs", self.current == "slos"),
             ("/explore", "Explore", self.current == "explore"),
             ("/alerts", "Alerts", self.current == "alerts"),
             ("/silences", "Silences", self.current == "silences"),

@@ -1,5 +1,5 @@
 //! `/`: the overview page: the key metrics of `[[overview.key_metric]]` (value,
-//! health, last hour as a sparkline), firing alerts, storage health, each peer's
+//! health, last hour as a sparkline), each SLO's SLI and budget left, firing alerts, storage health, each peer's
 //! state, version, uptime, the running config and the last reload.
 //! Does not: read samples except through the PromQL engine.
 
@@ -71,6 +71,7 @@ struct OverviewPage {
     reload_errors: Vec<String>,
     restart_needed: Vec<String>,
     key_metrics: Vec<KeyMetricCard>,
+    slos: Vec<super::slos::GroupRow>,
     firing: Vec<FiringAlert>,
     pending: usize,
     peers: Vec<PeerSummary>,
@@ -99,11 +100,19 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
     for metric in &config.key_metrics {
         key_metrics.push(key_metric_card(&state, metric).await);
     }
+    let env = super::dashboards::QueryEnv::from_state(&state);
+    let now_ms = crate::config::history::unix_millis(std::time::SystemTime::now());
+    let slos = super::slos::statuses(&env, &config.slos, now_ms)
+        .await
+        .iter()
+        .flat_map(|(slo, status)| super::slos::rows(slo, status))
+        .collect();
     let (firing, pending) = firing_alerts(&state, &config.server.external_url);
     let (peers, peers_error) = peer_summaries(&state, &config.peers).await;
     let stats = state.storage.stats();
     let page = OverviewPage {
         key_metrics,
+        slos,
         firing,
         pending,
         peers,
