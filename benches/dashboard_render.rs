@@ -19,6 +19,9 @@
 //! default (the first host) unless `--instance` names another. Targets: median
 //! ≤ 100 ms, page ≤ 300 KB.
 
+mod common;
+
+use common::Noise;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,19 +61,6 @@ fn options() -> Options {
         }
     }
     options
-}
-
-/// xorshift64*: deterministic noise, so that runs compare.
-struct Noise(u64);
-
-impl Noise {
-    /// Uniform in [0, 1).
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// How a series' value moves from one scrape to the next.

@@ -31,6 +31,9 @@
 //! when an SLO has no data or a page shows an error. Target: median ≤ 100 ms for the
 //! list of 10 SLOs with 90-day windows.
 
+mod common;
+
+use common::Noise;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -79,19 +82,6 @@ fn options() -> Options {
         }
     }
     options
-}
-
-/// xorshift64*: deterministic noise, so that runs compare.
-struct Noise(u64);
-
-impl Noise {
-    /// Uniform in [0, 1).
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// One instance of one service: its counters of good (`code="200"`) and failed

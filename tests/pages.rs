@@ -14,12 +14,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn page(instance: &Instance, path: &str) -> String {
-    let response = client().get(instance.url(path)).send().expect("GET");
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().expect("body")
-}
-
 const RULES: &str = r#"
 [[group]]
 name = "temperature"
@@ -57,10 +51,7 @@ fn instance_with_data() -> Instance {
 #[test]
 fn explore_graphs_the_expression_with_its_threshold_and_table() {
     let instance = instance_with_data();
-    let html = page(
-        &instance,
-        "/explore?expr=temp+%3E+50&alertname=Hot&range=1h",
-    );
+    let html = instance.page("/explore?expr=temp+%3E+50&alertname=Hot&range=1h");
     assert!(html.contains("<svg"), "{html}");
     assert!(
         html.contains("Graph of <code>temp</code>, threshold <code>50</code> drawn"),
@@ -88,7 +79,7 @@ fn explore_graphs_the_expression_with_its_threshold_and_table() {
 #[test]
 fn explore_shows_a_parse_error_at_its_position() {
     let instance = Instance::start("");
-    let html = page(&instance, "/explore?expr=sum%28rate%28x%5B5m%5D%29");
+    let html = instance.page("/explore?expr=sum%28rate%28x%5B5m%5D%29");
     assert!(html.contains("Parse error at 1:"), "{html}");
     assert!(html.contains("sum(rate(x[5m])\n"), "{html}");
     assert!(!html.contains("<svg"), "no graph for a broken query");
@@ -98,13 +89,13 @@ fn explore_shows_a_parse_error_at_its_position() {
 fn targets_and_storage_pages_show_health_and_tiers() {
     let instance = instance_with_data();
     assert!(common::eventually(Duration::from_secs(10), || {
-        page(&instance, "/targets").contains("Connection refused")
+        instance.page("/targets").contains("Connection refused")
     }));
-    let html = page(&instance, "/targets");
+    let html = instance.page("/targets");
     assert!(html.contains("0 of 1 scrape targets up"), "{html}");
     assert!(html.contains("http://127.0.0.1:1/metrics"), "{html}");
     assert!(html.contains(r#"<span class="bad">down</span>"#), "{html}");
-    let html = page(&instance, "/storage");
+    let html = instance.page("/storage");
     assert!(html.contains("<td>raw</td>"), "{html}");
     assert!(
         html.contains("<td>1m</td>") && html.contains("<td>1h</td>"),
@@ -183,7 +174,7 @@ fn silences_are_created_and_expired_from_the_page() {
     let id = location
         .trim_start_matches("/silences?created=")
         .to_string();
-    let html = page(&instance, &location);
+    let html = instance.page(&location);
     assert!(html.contains(&format!("Silence {id} created.")), "{html}");
     assert!(
         html.contains("disk swap") && html.contains("<td>ana</td>"),
@@ -243,7 +234,7 @@ healthy_below = 0.5
     assert!(common::eventually(Duration::from_secs(10), || {
         !instance.query_result("ALERTS").is_empty()
     }));
-    let html = page(&instance, "/");
+    let html = instance.page("/");
     assert!(html.contains("Lab temperature ratio"), "{html}");
     assert!(
         html.contains(r#"<span class="bad">60%</span>"#),
@@ -308,7 +299,7 @@ fn the_live_tail_streams_values_as_server_sent_events() {
 #[test]
 fn the_config_page_reloads_and_shows_the_result() {
     let instance = Instance::start("");
-    let html = page(&instance, "/config");
+    let html = instance.page("/config");
     assert!(html.contains("the running config is valid"), "{html}");
     instance.write_config(
         "rules/broken.toml",
@@ -326,7 +317,7 @@ fn the_config_page_reloads_and_shows_the_result() {
         .expect("POST");
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/config");
-    let html = page(&instance, "/config");
+    let html = instance.page("/config");
     assert!(
         html.contains(r#"<span class="bad">rejected</span>"#),
         "{html}"

@@ -17,12 +17,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn page(instance: &Instance, path: &str) -> String {
-    let response = client().get(instance.url(path)).send().expect("GET");
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().expect("body")
-}
-
 /// The HTML of the table row labelled `label` (from its header to `</tr>`).
 fn row<'h>(html: &'h str, label: &str) -> &'h str {
     let header = format!(r#"<th scope="row">{label}</th>"#);
@@ -91,7 +85,7 @@ fn import(instance: &Instance, series: &[(&str, &str)]) {
 #[test]
 fn without_a_peer_the_page_explains_pairing() {
     let instance = Instance::start("[server]\nname = \"a\"\n");
-    let html = page(&instance, "/peer");
+    let html = instance.page("/peer");
     assert!(html.contains("<h1>Peer</h1>"), "{html}");
     assert!(
         html.contains(r#"<a href="/peer" aria-current="page">Peer</a>"#),
@@ -106,7 +100,7 @@ fn without_a_peer_the_page_explains_pairing() {
         html.contains("To pair this instance (a) with another"),
         "{html}"
     );
-    let overview = page(&instance, "/");
+    let overview = instance.page("/");
     assert!(
         overview.contains(
             r#"<p class="muted">No peer configured. <a href="/peer">Pair this instance</a>"#
@@ -173,7 +167,7 @@ fn a_peer_that_reports_shows_beside_this_instance() {
             (r#"tandem_peer_reported_firing_alerts{peer="b"}"#, "3"),
         ],
     );
-    let html = page(&instance, "/peer?range=15m");
+    let html = instance.page("/peer?range=15m");
     assert!(
         html.contains(r#"<section class="peer" id="peer-b">"#),
         "{html}"
@@ -234,7 +228,7 @@ fn a_peer_that_reports_shows_beside_this_instance() {
     assert!(html.contains("down after 5 min"), "{html}");
     assert!(html.contains(r#"<option value="15m" selected>"#), "{html}");
 
-    let overview = page(&instance, "/");
+    let overview = instance.page("/");
     assert!(
         overview.contains(r#"<li id="peer-b"><a href="/peer#peer-b">b</a>: <span class="ok">up</span>, last heartbeat "#),
         "{overview}"
@@ -264,13 +258,14 @@ fn a_peer_that_is_down_says_so_with_its_alert() {
     // PeerDown (tandem_peer_up == 0) fires from the imported sample.
     assert!(
         eventually(Duration::from_secs(30), || {
-            page(&instance, "/peer")
+            instance
+                .page("/peer")
                 .contains(r#"<a href="/alerts#alerts" class="bad">PeerDown</a>"#)
         }),
         "PeerDown never listed:\n{}",
-        page(&instance, "/peer")
+        instance.page("/peer")
     );
-    let html = page(&instance, "/peer");
+    let html = instance.page("/peer");
     assert!(
         row(&html, "State").contains(r#"<td class="bad">down</td>"#),
         "{html}"
@@ -298,7 +293,7 @@ fn a_peer_that_is_down_says_so_with_its_alert() {
         ),
         "{html}"
     );
-    let overview = page(&instance, "/");
+    let overview = instance.page("/");
     assert!(
         overview.contains(
             r#"<a href="/peer#peer-b">b</a>: <span class="bad">down</span>, last heartbeat 2"#
@@ -314,13 +309,13 @@ fn a_peer_that_never_answers_becomes_down_and_unreachable() {
     let (instance, _secrets) = paired("1s", &[]);
     assert!(
         eventually(Duration::from_secs(20), || {
-            let overview = page(&instance, "/");
+            let overview = instance.page("/");
             overview.contains(r#"<span class="bad">down</span>, no heartbeat yet, <span class="bad">unreachable</span></li>"#)
         }),
         "{}",
-        page(&instance, "/")
+        instance.page("/")
     );
-    let html = page(&instance, "/peer");
+    let html = instance.page("/peer");
     assert!(html.contains("No heartbeat received yet from b."), "{html}");
     assert!(
         row(&html, "State").contains(r#"<td class="bad">down</td>"#),

@@ -268,24 +268,27 @@ fn ninety_days() -> String {
     )
 }
 
-#[test]
-fn ninety_day_budget_from_rollups_equals_the_raw_computation() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let storage = storage(&dir.path().join("data"), &[MINUTE, HOUR]);
+/// `ninety_days()` compacted into blocks and 1m and 1h rollups, and a 90-day SLO of
+/// `objective` percent over it.
+fn ninety_days_compacted(dir: &Path, objective: f64) -> (Storage, Vec<SloConfig>) {
+    let storage = storage(&dir.join("data"), &[MINUTE, HOUR]);
     load(&storage, &ninety_days());
     storage.finish_offline().expect("finish");
     storage.compact(i64::MAX).expect("compact");
     let slos = slos(
-        dir.path(),
-        r#"
-[[slo]]
-name = "quarter"
-objective = 99.5
-window = "90d"
-good = 'requests_total{code!~"5.."}'
-total = 'requests_total'
-"#,
+        dir,
+        &format!(
+            "[[slo]]\nname = \"quarter\"\nobjective = {objective}\nwindow = \"90d\"\n\
+             good = 'requests_total{{code!~\"5..\"}}'\ntotal = 'requests_total'\n"
+        ),
     );
+    (storage, slos)
+}
+
+#[test]
+fn ninety_day_budget_from_rollups_equals_the_raw_computation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (storage, slos) = ninety_days_compacted(dir.path(), 99.5);
     let slo = &slos[0];
     // An hour boundary, and 17 minutes past it.
     for t in [91 * DAY - 5 * HOUR, 91 * DAY - 5 * HOUR + 17 * MINUTE] {
@@ -345,21 +348,7 @@ total = 'requests_total'
 #[test]
 fn compliance_per_calendar_month_from_hourly_counts() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let storage = storage(&dir.path().join("data"), &[MINUTE, HOUR]);
-    load(&storage, &ninety_days());
-    storage.finish_offline().expect("finish");
-    storage.compact(i64::MAX).expect("compact");
-    let slos = slos(
-        dir.path(),
-        r#"
-[[slo]]
-name = "quarter"
-objective = 99.8
-window = "90d"
-good = 'requests_total{code!~"5.."}'
-total = 'requests_total'
-"#,
-    );
+    let (storage, slos) = ninety_days_compacted(dir.path(), 99.8);
     // Evaluated on 1970-04-01 (day 90) 00:00: January, February and March are whole.
     let t = 90 * DAY;
     let mut reader = Reader::new(&storage, options(TierRequest::Auto));
@@ -497,12 +486,6 @@ window = "7d"
     }
 }
 
-fn page(instance: &Instance, path: &str) -> String {
-    let response = client().get(instance.url(path)).send().expect("GET");
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().expect("body")
-}
-
 #[test]
 fn api_and_pages_show_status_rules_and_charts_of_a_running_instance() {
     let slo_file = r#"
@@ -540,12 +523,7 @@ total = 'served_total'
         .expect("import");
     assert_eq!(response.status(), 200);
 
-    let body: serde_json::Value = client()
-        .get(instance.url("/api/v1/slos"))
-        .send()
-        .expect("GET")
-        .json()
-        .expect("JSON");
+    let body: serde_json::Value = instance.get_json("/api/v1/slos");
     assert_eq!(body["status"], "success", "{body}");
     let slos = body["data"]["slos"].as_array().expect("slos");
     // The test's config directory has only this SLO (the default config's is not read).
@@ -558,12 +536,7 @@ total = 'served_total'
     assert!((remaining + 1.0).abs() < 1e-9, "{body}");
     assert_eq!(group["state"], "exhausted");
 
-    let detail: serde_json::Value = client()
-        .get(instance.url("/api/v1/slos/imports"))
-        .send()
-        .expect("GET")
-        .json()
-        .expect("JSON");
+    let detail: serde_json::Value = instance.get_json("/api/v1/slos/imports");
     assert!(
         detail["data"]["compliance"]["months"].is_array(),
         "{detail}"
@@ -576,12 +549,7 @@ total = 'served_total'
     assert_eq!(missing.status(), 404);
 
     // The generated group is a rule group like any other.
-    let rules: serde_json::Value = client()
-        .get(instance.url("/api/v1/rules"))
-        .send()
-        .expect("GET")
-        .json()
-        .expect("JSON");
+    let rules: serde_json::Value = instance.get_json("/api/v1/rules");
     let group = rules["data"]["groups"]
         .as_array()
         .expect("groups")
@@ -592,11 +560,11 @@ total = 'served_total'
     assert_eq!(group["file"], "slos/imports.toml");
     assert_eq!(group["rules"].as_array().map(Vec::len), Some(15));
 
-    let list = page(&instance, "/slos");
+    let list = instance.page("/slos");
     assert!(list.contains("href=\"/slos/imports\""), "{list}");
     assert!(list.contains("98.0 %"), "{list}");
     assert!(list.contains("exhausted"), "{list}");
-    let detail = page(&instance, "/slos/imports");
+    let detail = instance.page("/slos/imports");
     assert!(detail.contains("<svg"), "{detail}");
     assert!(detail.contains("Error budget burn-down"), "{detail}");
     assert_eq!(
@@ -605,9 +573,9 @@ total = 'served_total'
         "{detail}"
     );
     assert!(detail.contains("id=\"compliance-months\""), "{detail}");
-    let overview = page(&instance, "/");
+    let overview = instance.page("/");
     assert!(overview.contains("SLO imports"), "{overview}");
-    let alerts = page(&instance, "/alerts");
+    let alerts = instance.page("/alerts");
     assert!(alerts.contains("SLOErrorBudgetBurn"), "{alerts}");
     assert_eq!(
         client()
@@ -661,12 +629,7 @@ group_by = ["alertname", "severity", "long_window"]
         ..Start::default()
     });
     let rules = |instance: &Instance| -> Vec<String> {
-        let body: serde_json::Value = client()
-            .get(instance.url("/api/v1/rules"))
-            .send()
-            .expect("GET")
-            .json()
-            .expect("JSON");
+        let body: serde_json::Value = instance.get_json("/api/v1/rules");
         body["data"]["groups"]
             .as_array()
             .expect("groups")

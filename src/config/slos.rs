@@ -301,16 +301,17 @@ impl Checker<'_> {
         let events = section.good.is_some() || section.total.is_some();
         let latency = section.histogram.is_some() || section.threshold.is_some();
         let name_span = section.name.span();
+        // Where a latency key is written (the histogram's, else the threshold's).
+        let latency_span = section
+            .histogram
+            .as_ref()
+            .map(Spanned::span)
+            .or(section.threshold.as_ref().map(Spanned::span))
+            .unwrap_or(name_span.clone());
         match (events, latency) {
             (true, true) => {
-                let span = section
-                    .histogram
-                    .as_ref()
-                    .map(Spanned::span)
-                    .or(section.threshold.as_ref().map(Spanned::span))
-                    .unwrap_or(name_span);
                 self.error(
-                    span,
+                    latency_span,
                     "slo: give good and total, or histogram and threshold, not both",
                 );
                 None
@@ -342,13 +343,10 @@ impl Checker<'_> {
             (false, true) => {
                 let (Some(histogram), Some(threshold)) = (&section.histogram, &section.threshold)
                 else {
-                    let span = section
-                        .histogram
-                        .as_ref()
-                        .map(Spanned::span)
-                        .or(section.threshold.as_ref().map(Spanned::span))
-                        .unwrap_or(name_span);
-                    self.error(span, "slo: histogram and threshold go together; give both");
+                    self.error(
+                        latency_span,
+                        "slo: histogram and threshold go together; give both",
+                    );
                     return None;
                 };
                 let value = *threshold.get_ref();

@@ -180,6 +180,23 @@ impl Instance {
         None
     }
 
+    /// The JSON a GET of `path` answers, whatever its status.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        client()
+            .get(self.url(path))
+            .send()
+            .expect("GET")
+            .json()
+            .expect("JSON")
+    }
+
+    /// The body of a page that must answer 200.
+    pub fn page(&self, path: &str) -> String {
+        let response = client().get(self.url(path)).send().expect("GET");
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().expect("body")
+    }
+
     pub fn write_config(&self, name: &str, content: &str) {
         write(&self.config_dir.join(name), content);
     }
