@@ -704,6 +704,12 @@ labels = { team = "web" }
     assert_eq!(labels["burn_rate_threshold"], "14.4");
     assert_eq!(labels["team"], "web");
     assert_eq!(page["status"], "firing");
+    // The overview's card reads the recorded series: over the day, 20 of 120
+    // increments half failing, SLI 1 - 0.5 × 20/120, far past a 1 % budget.
+    let overview = instance.page("/");
+    assert!(overview.contains("SLO served"), "{overview}");
+    assert!(overview.contains("SLI 91.7 %"), "{overview}");
+    assert!(overview.contains("exhausted"), "{overview}");
     // Removing the file removes the generated group on the next reload.
     std::fs::remove_file(instance.config_dir.join("slos/served.toml")).expect("remove");
     let reload = client()

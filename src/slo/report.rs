@@ -229,10 +229,8 @@ fn finite(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// The status of `slo` at `t` (Unix ms).
+/// The status of `slo` at `t` (Unix ms), from the SLI's counters.
 pub fn status(reader: &mut Reader, slo: &SloConfig, t: i64) -> Result<SloStatus, QueryError> {
-    let budget = slo.budget_fraction();
-    let window_seconds = slo.window.as_secs_f64();
     let windows = windows_of(slo);
     let mut per_window = Vec::with_capacity(windows.len());
     for window in &windows {
@@ -243,76 +241,23 @@ pub fn status(reader: &mut Reader, slo: &SloConfig, t: i64) -> Result<SloStatus,
         .find(|(window, _)| *window == slo.window)
         .map(|(_, counts)| counts.clone())
         .unwrap_or_default();
-    let mut groups = Vec::with_capacity(main.len());
-    for (labels, (good, total)) in &main {
-        let (good, total) = (*good, *total);
-        let has_events = total > 0.0 && total.is_finite();
-        let errors = total - good;
-        let sli = has_events.then(|| good / total);
-        let remaining = sli.map(|sli| 1.0 - (1.0 - sli) / budget);
-        let burn_rates: Vec<BurnRate> = per_window
-            .iter()
-            .map(|(window, counts)| {
-                let error_ratio = counts.get(labels).and_then(|(good, total)| {
-                    (*total > 0.0)
-                        .then(|| finite((total - good) / total))
-                        .flatten()
-                });
-                BurnRate {
-                    window: window_label(*window),
-                    window_seconds: window.as_secs(),
-                    burn_rate: error_ratio.map(|ratio| ratio / budget),
-                    error_ratio,
-                }
-            })
-            .collect();
-        let burn_of = |window: Duration| {
-            burn_rates
+    let groups = main
+        .iter()
+        .map(|(labels, events)| {
+            let ratios: Vec<(Duration, Option<f64>)> = per_window
                 .iter()
-                .find(|burn| burn.window_seconds == window.as_secs())
-                .and_then(|burn| burn.burn_rate)
-        };
-        let time_to_exhaustion = match (remaining, burn_of(EXHAUSTION_WINDOW)) {
-            (Some(remaining), _) if remaining <= 0.0 => Some(0.0),
-            (Some(remaining), Some(burn)) if burn > 0.0 => Some(remaining * window_seconds / burn),
-            _ => None,
-        };
-        let alerting: Vec<String> = super::BURN_ALERTS
-            .iter()
-            .filter(|alert| {
-                burn_of(alert.long).is_some_and(|burn| burn > alert.factor)
-                    && burn_of(alert.short).is_some_and(|burn| burn > alert.factor)
-            })
-            .map(|alert| {
-                format!(
-                    "{} {}/{}",
-                    alert.severity,
-                    window_label(alert.long),
-                    window_label(alert.short)
-                )
-            })
-            .collect();
-        let state = match remaining {
-            None => "no data",
-            Some(remaining) if remaining <= 0.0 => "exhausted",
-            Some(_) if !alerting.is_empty() => "burning",
-            Some(_) => "ok",
-        };
-        groups.push(GroupStatus {
-            labels: labels_map(labels),
-            total_events: total,
-            good_events: good,
-            sli,
-            budget_remaining_ratio: remaining,
-            budget_remaining_events: has_events.then_some(budget * total - errors),
-            budget_remaining_seconds: remaining
-                .map(|remaining| remaining * budget * window_seconds),
-            burn_rates,
-            time_to_exhaustion_seconds: time_to_exhaustion,
-            state,
-            alerting,
-        });
-    }
+                .map(|(window, counts)| {
+                    let ratio = counts.get(labels).and_then(|(good, total)| {
+                        (*total > 0.0)
+                            .then(|| finite((total - good) / total))
+                            .flatten()
+                    });
+                    (*window, ratio)
+                })
+                .collect();
+            group_status(slo, labels_map(labels), &ratios, Some(*events))
+        })
+        .collect();
     Ok(SloStatus {
         name: slo.name.clone(),
         description: slo.description.clone(),
@@ -324,6 +269,142 @@ pub fn status(reader: &mut Reader, slo: &SloConfig, t: i64) -> Result<SloStatus,
         tiers: reader.tiers(),
         time_ms: t,
     })
+}
+
+/// The status of every SLO at `t` from the series their rules recorded
+/// (`tandem_slo_error_ratio`): one query for all, so cheap enough for the overview.
+/// Without event counts (`total_events` and `good_events` are 0 and the budget in
+/// events is `None`), and empty for an SLO whose rules have not run yet.
+pub fn recorded_statuses(
+    reader: &mut Reader,
+    slos: &[SloConfig],
+    t: i64,
+) -> Result<Vec<SloStatus>, QueryError> {
+    let recorded = reader.instant_values(super::rules::ERROR_RATIO, t)?;
+    let mut statuses = Vec::with_capacity(slos.len());
+    for slo in slos {
+        // Per group (the series' labels but the name, `slo`, `window` and the SLO's
+        // own labels): the error ratio per window.
+        let mut groups: BTreeMap<GroupLabels, Vec<(Duration, Option<f64>)>> = BTreeMap::new();
+        for (labels, value) in &recorded {
+            if labels.get("slo") != Some(slo.name.as_str()) {
+                continue;
+            }
+            let Some(window) = windows_of(slo)
+                .into_iter()
+                .find(|window| labels.get("window") == Some(window_label(*window).as_str()))
+            else {
+                continue;
+            };
+            let group: GroupLabels = labels
+                .iter()
+                .filter(|label| {
+                    !matches!(label.name.as_str(), "__name__" | "slo" | "window")
+                        && !slo.labels.iter().any(|(name, _)| *name == label.name)
+                })
+                .map(|label| (label.name.clone(), label.value.clone()))
+                .collect();
+            groups
+                .entry(group)
+                .or_default()
+                .push((window, finite(*value)));
+        }
+        statuses.push(SloStatus {
+            name: slo.name.clone(),
+            description: slo.description.clone(),
+            objective: slo.objective_percent,
+            window_seconds: slo.window.as_secs(),
+            window: window_label(slo.window),
+            file: slo.file.clone(),
+            groups: groups
+                .into_iter()
+                .filter(|(_, ratios)| ratios.iter().any(|(window, _)| *window == slo.window))
+                .map(|(labels, mut ratios)| {
+                    ratios.sort_by_key(|(window, _)| *window);
+                    group_status(slo, labels, &ratios, None)
+                })
+                .collect(),
+            tiers: reader.tiers(),
+            time_ms: t,
+        });
+    }
+    Ok(statuses)
+}
+
+/// One group's figures from its error ratio per window (shortest first) and, when
+/// known, its good and total events over the SLO's window.
+fn group_status(
+    slo: &SloConfig,
+    labels: GroupLabels,
+    ratios: &[(Duration, Option<f64>)],
+    events: Option<(f64, f64)>,
+) -> GroupStatus {
+    let budget = slo.budget_fraction();
+    let window_seconds = slo.window.as_secs_f64();
+    let burn_rates: Vec<BurnRate> = ratios
+        .iter()
+        .map(|(window, error_ratio)| BurnRate {
+            window: window_label(*window),
+            window_seconds: window.as_secs(),
+            burn_rate: error_ratio.map(|ratio| ratio / budget),
+            error_ratio: *error_ratio,
+        })
+        .collect();
+    let burn_of = |window: Duration| {
+        burn_rates
+            .iter()
+            .find(|burn| burn.window_seconds == window.as_secs())
+            .and_then(|burn| burn.burn_rate)
+    };
+    let sli = ratios
+        .iter()
+        .find(|(window, _)| *window == slo.window)
+        .and_then(|(_, ratio)| *ratio)
+        .map(|ratio| 1.0 - ratio);
+    let remaining = sli.map(|sli| 1.0 - (1.0 - sli) / budget);
+    let time_to_exhaustion = match (remaining, burn_of(EXHAUSTION_WINDOW)) {
+        (Some(remaining), _) if remaining <= 0.0 => Some(0.0),
+        (Some(remaining), Some(burn)) if burn > 0.0 => Some(remaining * window_seconds / burn),
+        _ => None,
+    };
+    let alerting: Vec<String> = super::BURN_ALERTS
+        .iter()
+        .filter(|alert| {
+            burn_of(alert.long).is_some_and(|burn| burn > alert.factor)
+                && burn_of(alert.short).is_some_and(|burn| burn > alert.factor)
+        })
+        .map(|alert| {
+            format!(
+                "{} {}/{}",
+                alert.severity,
+                window_label(alert.long),
+                window_label(alert.short)
+            )
+        })
+        .collect();
+    let state = match remaining {
+        None => "no data",
+        Some(remaining) if remaining <= 0.0 => "exhausted",
+        Some(_) if !alerting.is_empty() => "burning",
+        Some(_) => "ok",
+    };
+    let (good, total) = events.unwrap_or((0.0, 0.0));
+    let counted = events.is_some() && total > 0.0 && total.is_finite();
+    // The SLI from events when they are counted: the same ratio, without a subtraction.
+    let sli = if counted { Some(good / total) } else { sli };
+    GroupStatus {
+        labels,
+        total_events: total,
+        good_events: good,
+        sli,
+        budget_remaining_ratio: remaining,
+        budget_remaining_events: counted.then_some(budget * total - (total - good)),
+        budget_remaining_seconds: remaining.map(|remaining| remaining * budget * window_seconds),
+        burn_rates,
+        time_to_exhaustion_seconds: time_to_exhaustion,
+        state,
+        alerting,
+    }
 }
 
 /// The budget spent over the window, per group: `(t, remaining ratio)` from 1 at the

@@ -1,5 +1,6 @@
 //! `/`: the overview page: the key metrics of `[[overview.key_metric]]` (value,
-//! health, last hour as a sparkline), each SLO's SLI and budget left, firing alerts, storage health, each peer's
+//! health, last hour as a sparkline), each SLO's SLI and budget left (from the series
+//! its rules record), firing alerts, storage health, each peer's
 //! state, version, uptime, the running config and the last reload.
 //! Does not: read samples except through the PromQL engine.
 
@@ -102,11 +103,7 @@ pub async fn show(state: web::Data<WebState>) -> HttpResponse {
     }
     let env = super::dashboards::QueryEnv::from_state(&state);
     let now_ms = crate::config::history::unix_millis(std::time::SystemTime::now());
-    let slos = super::slos::statuses(&env, &config.slos, now_ms)
-        .await
-        .iter()
-        .flat_map(|(slo, status)| super::slos::rows(slo, status))
-        .collect();
+    let slos = super::slos::recorded_rows(&env, &config.slos, now_ms).await;
     let (firing, pending) = firing_alerts(&state, &config.server.external_url);
     let (peers, peers_error) = peer_summaries(&state, &config.peers).await;
     let stats = state.storage.stats();

@@ -90,6 +90,32 @@ pub async fn statuses(
     slos.iter().cloned().zip(results).collect()
 }
 
+/// Rows for every SLO at `now_ms` from the series their rules recorded: one query
+/// for all of them (the overview's cards; `statuses` recomputes from the counters).
+pub async fn recorded_rows(env: &QueryEnv, slos: &[SloConfig], now_ms: i64) -> Vec<GroupRow> {
+    if slos.is_empty() {
+        return Vec::new();
+    }
+    let configs = slos.to_vec();
+    let result = run_each(env, vec![()], move |reader, ()| {
+        report::recorded_statuses(reader, &configs, now_ms)
+    })
+    .await
+    .pop()
+    .unwrap_or_else(|| Err("no result".into()));
+    match result {
+        Ok(statuses) => slos
+            .iter()
+            .zip(statuses)
+            .flat_map(|(slo, status)| rows(slo, &Ok(status)))
+            .collect(),
+        Err(error) => slos
+            .iter()
+            .flat_map(|slo| rows(slo, &Err(error.clone())))
+            .collect(),
+    }
+}
+
 /// One row of the list, or of an SLO's own summary: one group of one SLO.
 pub struct GroupRow {
     pub slo: String,
